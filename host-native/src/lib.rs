@@ -1,0 +1,1 @@
+//! crosscast: the native host of the crosscast core.

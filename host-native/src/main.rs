@@ -1,0 +1,3 @@
+fn main() {
+    println!("crosscast {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,1 @@
+//! crosscast-wasm: WebAssembly bindings of the crosscast core.
