@@ -1,0 +1,135 @@
+// Real processes for the interop tests: a private redis-server on a free
+// loopback port, peer-server.js processes, and socket.io-client clients.
+// Every wait is bounded; every process started here is stopped by `stop()`.
+import { spawn } from "node:child_process";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { io as connectClient } from "socket.io-client";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const PEER_SERVER = path.join(here, "peer-server.js");
+
+/** Rejects with `what` when `promise` has not settled within `ms`. */
+export function within(ms, what, promise) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** A TCP port that was free on 127.0.0.1 a moment ago (never 6379). */
+export async function freePort() {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await new Promise((resolve, reject) => {
+      const srv = net.createServer();
+      srv.once("error", reject);
+      srv.listen(0, "127.0.0.1", () => {
+        const { port } = srv.address();
+        srv.close(() => resolve(port));
+      });
+    });
+    if (port !== 6379) return port;
+  }
+  throw new Error("no free port");
+}
+
+/** Spawns a process and resolves once a stdout line matches `ready`, with the match. */
+function spawnUntil(cmd, args, ready, ms) {
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  const started = new Promise((resolve, reject) => {
+    const onData = (chunk) => {
+      output += chunk.toString();
+      const m = output.match(ready);
+      if (m) resolve(m);
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", (chunk) => {
+      output += chunk.toString();
+    });
+    child.once("exit", (code) => reject(new Error(`${cmd} exited with ${code}: ${output}`)));
+    child.once("error", reject);
+  });
+  return within(ms, `${cmd} ready`, started).then(
+    (match) => ({ child, match }),
+    (err) => {
+      child.kill("SIGKILL");
+      throw err;
+    },
+  );
+}
+
+/** Sends SIGTERM, then SIGKILL after `ms`; resolves with the exit code (null when killed). */
+export function stopProcess(child, ms = 4000) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), ms);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+    child.kill("SIGTERM");
+  });
+}
+
+/** Starts a private redis-server; resolves with {url, child}. */
+export async function startRedis() {
+  const port = await freePort();
+  const { child } = await spawnUntil(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    /Ready to accept connections/,
+    10000,
+  );
+  return { url: `redis://127.0.0.1:${port}`, child };
+}
+
+/** Starts peer-server.js with `args`; resolves with {url, uid, child}. */
+export async function startPeer(args) {
+  const { child, match } = await spawnUntil(
+    process.execPath,
+    [PEER_SERVER, "--port", "0", ...args],
+    /listening on (http:\/\/127\.0\.0\.1:\d+) uid=(\S+)\n/,
+    10000,
+  );
+  return { url: match[1], uid: match[2], child };
+}
+
+/** Connects a websocket-only client; resolves once it is connected. */
+export async function connect(url, auth = {}) {
+  const socket = connectClient(url, { transports: ["websocket"], reconnection: false, auth });
+  await within(5000, `client connect to ${url}`, new Promise((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("connect_error", reject);
+  }));
+  return socket;
+}
+
+/** Resolves with the next `event` payload received by `socket`. */
+export function next(socket, event, ms = 5000) {
+  return within(ms, `event ${event}`, new Promise((resolve) => socket.once(event, resolve)));
+}
+
+/** Emits with an acknowledgement; resolves with the ack's first argument. */
+export function request(socket, ms, event, ...args) {
+  return within(ms, `ack of ${event}`, socket.emitWithAck(event, ...args));
+}
+
+/**
+ * Retries `check` (which throws while its condition does not hold yet) until it
+ * passes or `ms` have passed, then rethrows its last error. For effects that a
+ * cluster applies asynchronously, such as socketsJoin through Redis.
+ */
+export async function eventually(ms, check) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() >= deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Node.js interop suite: peer-server.js (the chat app on the official socket.io
+# Redis adapters) in real clusters on a private redis-server.
+# Needs: Node.js 20+ with npm, redis-server on PATH.
+set -euo pipefail
+cd "$(dirname "$0")/../../interop/node"
+if [ ! -d node_modules ]; then
+  npm ci --no-audit --no-fund
+fi
+node --test test/
