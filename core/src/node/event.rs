@@ -1,0 +1,209 @@
+//! What the node hands to its host: messages to publish, subscriptions to
+//! change, events to apply locally, questions to answer and results of the
+//! host's own requests.
+
+use crate::options::BroadcastOpts;
+use crate::packet::Packet;
+use crate::room::Room;
+use crate::socket_info::SocketInfo;
+use crate::value::Value;
+
+/// A request this node made (fetchSockets, allRooms, serverSideEmit with ack,
+/// broadcast with ack, serverCount). Unique per node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub u64);
+
+/// A question to the host. Each must be answered once, or it expires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct QuestionId(pub u64);
+
+/// A remote broadcast with acks that the host delivered locally: the host
+/// reports its client count and each client ack under this id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RemoteAckId(pub u64);
+
+/// A remote server-side event that wants one ack from this node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServerSideAckId(pub u64);
+
+/// The Redis command that publishes a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PublishKind {
+    /// `PUBLISH` (classic).
+    Publish,
+    /// `SPUBLISH` (sharded).
+    SPublish,
+}
+
+/// A message to publish.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// The command.
+    pub kind: PublishKind,
+    /// The channel.
+    pub channel: String,
+    /// The payload bytes.
+    pub payload: Vec<u8>,
+}
+
+/// A subscription the host holds on its subscriber connection.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Subscription {
+    /// `SUBSCRIBE channel`.
+    Channel(String),
+    /// `PSUBSCRIBE pattern`.
+    Pattern(String),
+    /// `SSUBSCRIBE channel`.
+    Sharded(String),
+}
+
+/// A question only the host can answer.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Question {
+    /// How many servers subscribe to `channel`? (`PUBSUB NUMSUB` or
+    /// `PUBSUB SHARDNUMSUB`, summed over masters on a Redis Cluster.)
+    /// Answer with [`super::Node::answer_server_count`].
+    ServerCount {
+        /// The question.
+        id: QuestionId,
+        /// The channel whose subscribers are the servers.
+        channel: String,
+        /// `true`: SHARDNUMSUB; `false`: NUMSUB.
+        sharded: bool,
+    },
+    /// Which local sockets match `opts` (rooms/except only), with their
+    /// handshake, rooms and data? Answer with [`super::Node::answer_local_sockets`].
+    LocalSockets {
+        /// The question.
+        id: QuestionId,
+        /// Which sockets.
+        opts: BroadcastOpts,
+    },
+    /// Every local room, socket-id rooms included? Answer with
+    /// [`super::Node::answer_local_rooms`].
+    LocalRooms {
+        /// The question.
+        id: QuestionId,
+    },
+}
+
+/// Something the host must do or know.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Event {
+    /// Subscribe on the subscriber connection.
+    Subscribe(Subscription),
+    /// Unsubscribe on the subscriber connection.
+    Unsubscribe(Subscription),
+    /// Deliver `packet` to the local sockets matching `opts`.
+    Broadcast {
+        /// The packet.
+        packet: Packet,
+        /// Targets and flags (`volatile`, `compress`).
+        opts: BroadcastOpts,
+    },
+    /// Deliver `packet` with ack ids to the local sockets matching `opts`, then
+    /// report the client count ([`super::Node::handle_remote_client_count`])
+    /// and each client ack ([`super::Node::handle_remote_ack`]) under `ack`.
+    BroadcastWithAck {
+        /// Where to report counts and acks.
+        ack: RemoteAckId,
+        /// The packet.
+        packet: Packet,
+        /// Targets (flags are not passed on, as in Node).
+        opts: BroadcastOpts,
+        /// How long the requester waits, in ms: acks after that are useless.
+        timeout_ms: u64,
+    },
+    /// The local sockets matching `opts` join `rooms`.
+    SocketsJoin {
+        /// Which sockets.
+        opts: BroadcastOpts,
+        /// Rooms to join.
+        rooms: Vec<Room>,
+    },
+    /// The local sockets matching `opts` leave `rooms`.
+    SocketsLeave {
+        /// Which sockets.
+        opts: BroadcastOpts,
+        /// Rooms to leave.
+        rooms: Vec<Room>,
+    },
+    /// The local sockets matching `opts` disconnect.
+    DisconnectSockets {
+        /// Which sockets.
+        opts: BroadcastOpts,
+        /// Whether to close the underlying connection.
+        close: bool,
+    },
+    /// A server-side event from another server: `[event, ...args]`. With `ack`,
+    /// answer once with [`super::Node::handle_server_side_ack`].
+    ServerSideEmit {
+        /// `[event, ...args]`.
+        data: Vec<Value>,
+        /// Present when the sender waits for an ack.
+        ack: Option<ServerSideAckId>,
+    },
+    /// Answer this question.
+    Question(Question),
+    /// A client ack for this node's broadcast with acks, as it arrives.
+    AckReceived {
+        /// The request.
+        request: RequestId,
+        /// The first argument of the client's ack.
+        value: Value,
+    },
+    /// One of this node's requests is complete.
+    Completed(Completion),
+    /// A crosscast peer was heard from for the first time.
+    PeerUp {
+        /// Its uid.
+        uid: String,
+    },
+    /// A crosscast peer left (closed, or its heartbeats stopped).
+    PeerDown {
+        /// Its uid.
+        uid: String,
+        /// `true` if it announced its close; `false` if it went silent.
+        closed: bool,
+    },
+}
+
+/// The end of one of this node's requests.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Completion {
+    /// The request.
+    pub request: RequestId,
+    /// What the other servers answered (this node's own part is not included).
+    pub outcome: Outcome,
+    /// How many expected answers never came: servers for fetch/allRooms/
+    /// serverSideEmit, servers plus client acks for a broadcast with acks.
+    pub missing: u64,
+    /// Whether the deadline ended it (`missing` is then usually above zero).
+    pub timed_out: bool,
+}
+
+/// The result of a request, from the other servers.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// fetchSockets: the remote sockets.
+    Fetch(Vec<SocketInfo>),
+    /// allRooms: the union of remote rooms, sorted, without duplicates.
+    AllRooms(Vec<Room>),
+    /// serverSideEmit with ack: one value per answering server.
+    ServerSideEmit(Vec<Value>),
+    /// broadcast with acks: the totals (the acks themselves came as
+    /// [`Event::AckReceived`]).
+    BroadcastAck {
+        /// Remote clients that were sent the packet.
+        clients: u64,
+        /// Acks received.
+        acks: u64,
+    },
+    /// serverCount: the number of servers, this one included.
+    ServerCount(u64),
+    /// The node closed before the request ended.
+    Cancelled,
+}

@@ -1,0 +1,196 @@
+//! The table of this node's pending requests, keyed by request id.
+//!
+//! A request expects answers from the other servers. How many comes from the
+//! server count (the host's NUMSUB / SHARDNUMSUB answer, minus this node); it can
+//! only go down while the request is pending: when a recount shows fewer servers,
+//! or when a crosscast peer that was alive at the start dies without answering.
+//! A request completes when every expected answer is in, or at its deadline with
+//! what arrived.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::event::{Completion, Outcome, RequestId};
+use crate::room::Room;
+use crate::socket_info::SocketInfo;
+use crate::value::Value;
+
+/// What a pending request collects.
+#[derive(Debug)]
+pub(crate) enum Collected {
+    Fetch(Vec<SocketInfo>),
+    AllRooms(BTreeSet<Room>),
+    ServerSideEmit(Vec<Value>),
+    BroadcastAck {
+        /// Client-count replies received (one per server).
+        servers: u64,
+        clients: u64,
+        acks: u64,
+    },
+    ServerCount,
+}
+
+/// One pending request.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) wire_id: String,
+    pub(crate) collected: Collected,
+    /// Remote servers expected to answer; `None` until the count is known.
+    pub(crate) expected: Option<u64>,
+    /// Remote servers that answered.
+    pub(crate) answered: u64,
+    /// uids that answered, when the protocol tells (sharded).
+    pub(crate) responders: BTreeSet<String>,
+    /// crosscast peers alive when the request started and not yet answered.
+    pub(crate) peers_waited: BTreeSet<String>,
+}
+
+impl Pending {
+    fn is_complete(&self) -> bool {
+        let Some(expected) = self.expected else {
+            return false;
+        };
+        match &self.collected {
+            Collected::BroadcastAck {
+                servers,
+                clients,
+                acks,
+            } => *servers >= expected && acks >= clients,
+            Collected::ServerCount => true,
+            _ => self.answered >= expected,
+        }
+    }
+
+    fn missing(&self) -> u64 {
+        let expected = self.expected.unwrap_or(self.answered);
+        match &self.collected {
+            Collected::BroadcastAck {
+                servers,
+                clients,
+                acks,
+            } => expected.saturating_sub(*servers) + clients.saturating_sub(*acks),
+            _ => expected.saturating_sub(self.answered),
+        }
+    }
+}
+
+/// The table.
+#[derive(Debug, Default)]
+pub(crate) struct Requests {
+    pending: BTreeMap<RequestId, Pending>,
+    by_wire_id: BTreeMap<String, RequestId>,
+}
+
+impl Requests {
+    pub(crate) fn insert(&mut self, id: RequestId, pending: Pending) {
+        self.by_wire_id.insert(pending.wire_id.clone(), id);
+        self.pending.insert(id, pending);
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether `wire_id` names a pending request of this node.
+    pub(crate) fn owns(&self, wire_id: &str) -> bool {
+        self.by_wire_id.contains_key(wire_id)
+    }
+
+    pub(crate) fn lookup(&mut self, wire_id: &str) -> Option<(RequestId, &mut Pending)> {
+        let id = *self.by_wire_id.get(wire_id)?;
+        self.pending.get_mut(&id).map(|p| (id, p))
+    }
+
+    pub(crate) fn ids(&self) -> Vec<RequestId> {
+        self.pending.keys().copied().collect()
+    }
+
+    pub(crate) fn get_mut(&mut self, id: RequestId) -> Option<&mut Pending> {
+        self.pending.get_mut(&id)
+    }
+
+    /// Applies a server count to every pending request (`count` includes this node).
+    pub(crate) fn apply_server_count(&mut self, count: u64) {
+        let remote = count.saturating_sub(1);
+        for p in self.pending.values_mut() {
+            p.expected = Some(match p.expected {
+                None => remote,
+                Some(e) => e.min(remote),
+            });
+        }
+    }
+
+    /// A crosscast peer died: requests that waited for it expect one answer less.
+    pub(crate) fn peer_gone(&mut self, uid: &str) {
+        for p in self.pending.values_mut() {
+            if p.peers_waited.remove(uid)
+                && let Some(e) = p.expected.as_mut()
+            {
+                *e = e.saturating_sub(1);
+            }
+        }
+    }
+
+    /// Removes and returns the completion of `id` if it is complete.
+    pub(crate) fn take_if_complete(&mut self, id: RequestId) -> Option<Completion> {
+        if self.pending.get(&id).is_some_and(Pending::is_complete) {
+            self.finish(id, false, None)
+        } else {
+            None
+        }
+    }
+
+    /// Removes `id` and returns its completion; `count` is the server count for
+    /// a serverCount request.
+    pub(crate) fn finish(
+        &mut self,
+        id: RequestId,
+        timed_out: bool,
+        count: Option<u64>,
+    ) -> Option<Completion> {
+        let p = self.pending.remove(&id)?;
+        self.by_wire_id.remove(&p.wire_id);
+        let missing = if timed_out || !matches!(p.collected, Collected::ServerCount) {
+            p.missing()
+        } else {
+            0
+        };
+        let outcome = match p.collected {
+            Collected::Fetch(sockets) => Outcome::Fetch(sockets),
+            Collected::AllRooms(rooms) => Outcome::AllRooms(rooms.into_iter().collect()),
+            Collected::ServerSideEmit(values) => Outcome::ServerSideEmit(values),
+            Collected::BroadcastAck { clients, acks, .. } => {
+                Outcome::BroadcastAck { clients, acks }
+            }
+            Collected::ServerCount => {
+                Outcome::ServerCount(count.or(p.expected.map(|e| e + 1)).unwrap_or(1))
+            }
+        };
+        Some(Completion {
+            request: id,
+            outcome,
+            missing,
+            timed_out,
+        })
+    }
+
+    /// Cancels every request.
+    pub(crate) fn drain(&mut self) -> Vec<RequestId> {
+        self.by_wire_id.clear();
+        let ids = self.ids();
+        self.pending.clear();
+        ids
+    }
+
+    /// Whether some pending request still needs a server count.
+    pub(crate) fn wants_count(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    pub(crate) fn mark_answered(pending: &mut Pending, from: Option<&str>) {
+        pending.answered += 1;
+        if let Some(uid) = from {
+            pending.responders.insert(uid.to_owned());
+            pending.peers_waited.remove(uid);
+        }
+    }
+}
