@@ -1,1 +1,2 @@
 //! crosscast: the native host of the crosscast core.
+pub mod driver;

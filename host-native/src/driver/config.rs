@@ -1,0 +1,82 @@
+//! What a [`Driver`](super::Driver) connects to and how it behaves when Redis goes away.
+
+use std::time::Duration;
+
+/// Which family of Redis pub/sub commands the driver speaks.
+///
+/// The classic adapter of `@socket.io/redis-adapter` uses [`PubSubKind::Classic`], the
+/// sharded adapter uses [`PubSubKind::Sharded`] (Redis 7.0 or newer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PubSubKind {
+    /// `PUBLISH`, `SUBSCRIBE`, `PSUBSCRIBE`; server counts with `PUBSUB NUMSUB`.
+    Classic,
+    /// `SPUBLISH`, `SSUBSCRIBE`; server counts with `PUBSUB SHARDNUMSUB`.
+    /// Patterns do not exist in sharded pub/sub.
+    Sharded,
+}
+
+/// The RESP version the driver negotiates (with `HELLO`) on its connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// RESP2, the default of Redis.
+    Resp2,
+    /// RESP3 (Redis 6 or newer): pub/sub messages arrive as push frames.
+    Resp3,
+}
+
+/// Configuration of a [`Driver`](super::Driver).
+///
+/// Build it with [`DriverConfig::new`] and adjust the public fields.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct DriverConfig {
+    /// `redis://[user:password@]host:port[/db][?protocol=resp3]` or `rediss://...` for TLS.
+    /// The credentials are sent with `AUTH` (ACL user and password, or password only).
+    pub url: String,
+    /// Classic or sharded pub/sub.
+    pub kind: PubSubKind,
+    /// `Some(seeds)` selects Redis Cluster mode: `url` and these URLs are the seed nodes, the
+    /// rest of the cluster is discovered. `None` is a standalone Redis.
+    pub cluster_nodes: Option<Vec<String>>,
+    /// Overrides the protocol of the URL (`?protocol=resp3`); `None` keeps the URL's choice,
+    /// RESP2 when it names none. In sharded mode the subscriber connection always uses RESP3,
+    /// because the redis crate receives `smessage` frames only as RESP3 pushes.
+    pub protocol: Option<Protocol>,
+    /// PEM-encoded CA certificate(s) trusted for `rediss://`; `None` uses the platform's roots.
+    pub tls_root_cert_pem: Option<Vec<u8>>,
+    /// First reconnect delay. Delays double up to `backoff_max`, each scaled down by a
+    /// deterministic jitter of up to 50 % (derived from a counter, not from randomness).
+    pub backoff_min: Duration,
+    /// Upper bound of a reconnect delay. Delivery resumes at most about this long (plus one
+    /// connection set-up) after Redis is reachable again.
+    pub backoff_max: Duration,
+    /// Bound of one connection attempt (TCP, TLS, `HELLO`/`AUTH`).
+    pub connect_timeout: Duration,
+    /// Bound of one command (`PUBLISH`, `PUBSUB`, a subscription change).
+    pub response_timeout: Duration,
+    /// Capacity of the event channel returned by [`Driver::connect`](super::Driver::connect).
+    /// When it is full, new events are dropped and counted in
+    /// [`DriverStats::dropped`](super::DriverStats::dropped).
+    pub event_capacity: usize,
+}
+
+impl DriverConfig {
+    /// A configuration for `url` with the defaults: classic, standalone, protocol of the URL,
+    /// backoff 50 ms to 1 s, connect timeout 2 s, response timeout 2 s, 4096 queued events.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            kind: PubSubKind::Classic,
+            cluster_nodes: None,
+            protocol: None,
+            tls_root_cert_pem: None,
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(2),
+            response_timeout: Duration::from_secs(2),
+            event_capacity: 4096,
+        }
+    }
+}

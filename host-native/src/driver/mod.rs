@@ -1,0 +1,277 @@
+//! The Redis driver: the I/O layer between a crosscast adapter and Redis pub/sub.
+//!
+//! A [`Driver`] holds two connections, a publisher (commands, `PUBSUB` queries) and a
+//! subscriber, as the Node adapters do (NODE-WIRE §2.1). It speaks classic or sharded pub/sub
+//! ([`PubSubKind`]) to a standalone Redis or a Redis Cluster, over RESP2 or RESP3, plain or TLS.
+//! It holds no protocol logic: channels and payloads are opaque bytes to it.
+//!
+//! Contracts:
+//! - **Wanted subscriptions.** [`Driver::subscribe`] and friends only edit a set of wanted
+//!   channels and patterns and return at once; a background task makes the subscriber
+//!   connection match that set, and restores all of it after every reconnect. Subscribing the
+//!   same channel twice keeps one subscription (one `SUBSCRIBE`, so `NUMSUB` counts this
+//!   driver once).
+//! - **Reconnect.** When either connection is lost the driver drops both, emits
+//!   [`DriverEvent::Disconnected`], and reconnects with exponential backoff
+//!   (`backoff_min`..`backoff_max`, deterministic jitter), then emits
+//!   [`DriverEvent::Connected`] and, once the wanted set is subscribed again,
+//!   [`DriverEvent::Resubscribed`].
+//! - **Publishing while down** fails at once with [`DriverError::NotConnected`]; nothing is
+//!   queued. A publish on a broken connection fails within `response_timeout`.
+//! - **Bounded memory.** Events go through a bounded queue (`event_capacity`); when the
+//!   consumer lags, events that do not fit are dropped and counted in
+//!   [`DriverStats::dropped`] and the driver never waits for the consumer.
+//! - **Cluster.** With `cluster_nodes`, the redis crate's cluster connection routes
+//!   `SSUBSCRIBE`/`SPUBLISH` to the slot owner of each channel; `server_count` sums
+//!   `PUBSUB (SHARD)NUMSUB` over all masters. A node failure inside a cluster is handled by the
+//!   crate's own reconnection; the driver rebuilds its session only when a command fails.
+
+mod backoff;
+mod config;
+mod error;
+mod event;
+mod session;
+mod subscriptions;
+mod supervisor;
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub use config::{DriverConfig, Protocol, PubSubKind};
+pub use error::DriverError;
+pub use event::{DriverEvent, DriverStats};
+
+use event::{Counters, EventSink};
+use session::{Session, Target};
+use supervisor::{Shared, supervise};
+
+/// A handle to the Redis driver. Cheap to clone, `Send + Sync`; all clones share the same two
+/// connections. The background task stops when [`Driver::close`] is called or the last clone is
+/// dropped. Must be used inside a tokio runtime.
+#[derive(Clone)]
+pub struct Driver {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shared.close();
+    }
+}
+
+impl std::fmt::Debug for Driver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Driver")
+            .field("target", &self.inner.shared.target.describe())
+            .field("kind", &self.inner.shared.target.kind)
+            .field("connected", &self.is_connected())
+            .finish()
+    }
+}
+
+impl Driver {
+    /// Connects both connections and starts the background task.
+    ///
+    /// Fails with [`DriverError::Unreachable`] when Redis cannot be reached (or refuses `AUTH`)
+    /// within `connect_timeout`, and with [`DriverError::Config`] for an unusable
+    /// configuration; it does not retry. The first event on the receiver is
+    /// [`DriverEvent::Connected`].
+    pub async fn connect(
+        config: DriverConfig,
+    ) -> Result<(Self, mpsc::Receiver<DriverEvent>), DriverError> {
+        let target = Target::from_config(&config)?;
+        let (tx, rx) = mpsc::channel(config.event_capacity);
+        let sink = EventSink::new(tx, Arc::new(Counters::default()));
+        let session =
+            Session::open(&target, &sink)
+                .await
+                .map_err(|reason| DriverError::Unreachable {
+                    target: target.describe(),
+                    reason,
+                })?;
+        let shared = Arc::new(Shared::new(
+            target,
+            sink,
+            (config.backoff_min, config.backoff_max),
+        ));
+        shared.install(&session);
+        let task = tokio::spawn(supervise(Arc::clone(&shared), session));
+        let driver = Self {
+            inner: Arc::new(Inner {
+                shared,
+                task: Mutex::new(Some(task)),
+            }),
+        };
+        Ok((driver, rx))
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.inner.shared
+    }
+
+    fn open(&self) -> Result<(), DriverError> {
+        if self.shared().is_closed() {
+            Err(DriverError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn no_patterns(&self, what: &'static str) -> Result<(), DriverError> {
+        match self.shared().target.kind {
+            PubSubKind::Sharded => Err(DriverError::Unsupported(what)),
+            PubSubKind::Classic => Ok(()),
+        }
+    }
+
+    /// Wants `channel` subscribed (`SUBSCRIBE`, or `SSUBSCRIBE` when sharded). Returns at once;
+    /// the subscription is active shortly after, or after the next reconnect.
+    pub fn subscribe(&self, channel: impl Into<String>) -> Result<(), DriverError> {
+        self.open()?;
+        let channel = channel.into();
+        self.shared().want(|w| {
+            w.channels.insert(channel);
+        });
+        Ok(())
+    }
+
+    /// Stops wanting `channel` (`UNSUBSCRIBE`/`SUNSUBSCRIBE`).
+    pub fn unsubscribe(&self, channel: &str) -> Result<(), DriverError> {
+        self.open()?;
+        self.shared().want(|w| {
+            w.channels.remove(channel);
+        });
+        Ok(())
+    }
+
+    /// Wants `pattern` subscribed (`PSUBSCRIBE`). Classic only:
+    /// [`DriverError::Unsupported`] when sharded.
+    pub fn psubscribe(&self, pattern: impl Into<String>) -> Result<(), DriverError> {
+        self.open()?;
+        self.no_patterns("PSUBSCRIBE")?;
+        let pattern = pattern.into();
+        self.shared().want(|w| {
+            w.patterns.insert(pattern);
+        });
+        Ok(())
+    }
+
+    /// Stops wanting `pattern` (`PUNSUBSCRIBE`). Classic only.
+    pub fn punsubscribe(&self, pattern: &str) -> Result<(), DriverError> {
+        self.open()?;
+        self.no_patterns("PUNSUBSCRIBE")?;
+        self.shared().want(|w| {
+            w.patterns.remove(pattern);
+        });
+        Ok(())
+    }
+
+    /// Publishes `payload` on `channel` (`PUBLISH`, or `SPUBLISH` when sharded).
+    ///
+    /// Returns [`DriverError::NotConnected`] at once while disconnected, and
+    /// [`DriverError::Command`] when the command fails or takes longer than
+    /// `response_timeout`; a connection failure also starts a reconnect.
+    pub async fn publish(
+        &self,
+        channel: &str,
+        payload: impl Into<Bytes>,
+    ) -> Result<(), DriverError> {
+        self.open()?;
+        let counters = self.shared().sink.counters();
+        let result = self.command(|p| {
+            let payload = payload.into();
+            let kind = self.shared().target.kind;
+            async move { p.publish(kind, channel, &payload).await }
+        });
+        match result.await {
+            Ok(()) => {
+                Counters::bump(&counters.published);
+                Ok(())
+            }
+            Err(e) => {
+                Counters::bump(&counters.publish_failures);
+                Err(e)
+            }
+        }
+    }
+
+    /// How many subscribers `channel` has (`PUBSUB NUMSUB`, or `PUBSUB SHARDNUMSUB` when
+    /// sharded); on a Redis Cluster the sum over all masters. Errors as [`Driver::publish`].
+    pub async fn server_count(&self, channel: &str) -> Result<u64, DriverError> {
+        self.open()?;
+        let kind = self.shared().target.kind;
+        self.command(|p| async move { p.server_count(kind, channel).await })
+            .await
+    }
+
+    /// Runs one command on the live publisher, bounded by `response_timeout`; a failure of the
+    /// connection ends the session so that the supervisor reconnects.
+    async fn command<T, F>(
+        &self,
+        run: impl FnOnce(session::Publisher) -> F,
+    ) -> Result<T, DriverError>
+    where
+        F: Future<Output = redis::RedisResult<T>>,
+    {
+        let Some((publisher, signal)) = self.shared().publisher() else {
+            return Err(DriverError::NotConnected);
+        };
+        let limit = self.shared().target.response_timeout;
+        match tokio::time::timeout(limit, run(publisher)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                if e.is_io_error()
+                    || e.is_connection_dropped()
+                    || e.is_unrecoverable_error()
+                    || e.is_timeout()
+                {
+                    signal.lose(format!("publisher connection failed: {e}"));
+                }
+                Err(DriverError::Command(e.to_string()))
+            }
+            Err(_) => {
+                signal.lose(format!("publisher command timed out after {limit:?}"));
+                Err(DriverError::Command(format!("timed out after {limit:?}")))
+            }
+        }
+    }
+
+    /// `true` while both connections are up.
+    pub fn is_connected(&self) -> bool {
+        self.shared().is_connected()
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> DriverStats {
+        self.shared().sink.counters().snapshot()
+    }
+
+    /// Unsubscribes everything (bounded by `response_timeout`), closes both connections and
+    /// stops the background task. Afterwards every method returns [`DriverError::Closed`].
+    /// Idempotent; clones share the closed state.
+    pub async fn close(&self) {
+        self.shared().close();
+        let task = self
+            .inner
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            let limit =
+                self.shared().target.response_timeout + self.shared().target.connect_timeout;
+            let abort = task.abort_handle();
+            if tokio::time::timeout(limit, task).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+}

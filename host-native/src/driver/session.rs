@@ -1,0 +1,451 @@
+//! One generation of connections to Redis: a publisher and a subscriber, opened together and
+//! dropped together when either is lost.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::aio::{MultiplexedConnection, PubSubSink, PubSubStream};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
+use redis::{
+    AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, Msg,
+    ProtocolVersion, PushInfo, RedisResult, TlsCertificates, Value,
+};
+use tokio::sync::Notify;
+
+use super::config::{DriverConfig, Protocol, PubSubKind};
+use super::error::DriverError;
+use super::event::EventSink;
+use super::subscriptions::Changes;
+
+/// Where and how to connect, resolved once from a [`DriverConfig`].
+#[derive(Debug)]
+pub(crate) struct Target {
+    pub(crate) kind: PubSubKind,
+    /// The standalone server, or the first seed of a cluster.
+    info: ConnectionInfo,
+    /// Seeds of a cluster (first is `info`); empty for a standalone server.
+    seeds: Vec<ConnectionInfo>,
+    protocol: ProtocolVersion,
+    root_cert: Option<Vec<u8>>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) response_timeout: Duration,
+}
+
+fn parse(url: &str) -> Result<ConnectionInfo, DriverError> {
+    url.into_connection_info()
+        .map_err(|e| DriverError::Config(format!("bad Redis URL: {e}")))
+}
+
+impl Target {
+    pub(crate) fn from_config(config: &DriverConfig) -> Result<Self, DriverError> {
+        let info = parse(&config.url)?;
+        let protocol = match config.protocol {
+            Some(Protocol::Resp2) => ProtocolVersion::RESP2,
+            Some(Protocol::Resp3) => ProtocolVersion::RESP3,
+            None => info.redis_settings().protocol(),
+        };
+        let seeds = match &config.cluster_nodes {
+            None => Vec::new(),
+            Some(nodes) => {
+                let mut seeds = vec![info.clone()];
+                for node in nodes {
+                    seeds.push(parse(node)?);
+                }
+                seeds
+            }
+        };
+        if config.event_capacity == 0 {
+            return Err(DriverError::Config(
+                "event_capacity must be at least 1".into(),
+            ));
+        }
+        let tls = seeds
+            .iter()
+            .chain(std::iter::once(&info))
+            .any(|i| matches!(i.addr(), ConnectionAddr::TcpTls { .. }));
+        if tls {
+            // The redis crate builds rustls configurations from the process default provider.
+            // Another crate may have installed one already; either is fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        Ok(Self {
+            kind: config.kind,
+            info,
+            seeds,
+            protocol,
+            root_cert: config.tls_root_cert_pem.clone(),
+            connect_timeout: config.connect_timeout,
+            response_timeout: config.response_timeout,
+        })
+    }
+
+    /// The address of the server (or first seed), without credentials, for messages.
+    pub(crate) fn describe(&self) -> String {
+        self.info.addr().to_string()
+    }
+
+    fn client(&self, protocol: ProtocolVersion) -> RedisResult<Client> {
+        let settings = self.info.redis_settings().clone().set_protocol(protocol);
+        let info = self.info.clone().set_redis_settings(settings);
+        match &self.root_cert {
+            Some(pem) => Client::build_with_tls(
+                info,
+                TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.clone()),
+                },
+            ),
+            None => Client::open(info),
+        }
+    }
+
+    fn cluster(&self, protocol: ProtocolVersion) -> ClusterClientBuilder {
+        let mut builder = ClusterClientBuilder::new(self.seeds.clone())
+            .use_protocol(protocol)
+            .connection_timeout(self.connect_timeout)
+            .response_timeout(self.response_timeout);
+        if let Some(pem) = &self.root_cert {
+            builder = builder.certs(TlsCertificates {
+                client_tls: None,
+                root_cert: Some(pem.clone()),
+            });
+        }
+        builder
+    }
+}
+
+/// Tells the supervisor that a session is broken. The first reason wins.
+#[derive(Debug, Default)]
+pub(crate) struct Signal {
+    notify: Notify,
+    reason: Mutex<Option<String>>,
+}
+
+impl Signal {
+    pub(crate) fn lose(&self, reason: impl Into<String>) {
+        let mut slot = self.reason.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = Some(reason.into());
+        }
+        drop(slot);
+        self.notify.notify_one();
+    }
+
+    /// Resolves once [`Signal::lose`] was called, with its reason.
+    pub(crate) async fn lost(&self) -> String {
+        self.notify.notified().await;
+        self.reason
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or_default()
+    }
+}
+
+/// The command connection. Cheap to clone; clones share one socket.
+#[derive(Clone)]
+pub(crate) enum Publisher {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Single(_) => "Publisher::Single",
+            Self::Cluster(_) => "Publisher::Cluster",
+        })
+    }
+}
+
+/// Reads the count of a one-channel `PUBSUB NUMSUB`/`SHARDNUMSUB` reply, RESP2 (array) or
+/// RESP3 (map).
+fn numsub_count(value: &Value) -> RedisResult<u64> {
+    let count = match value {
+        Value::Array(items) => items.get(1),
+        Value::Map(pairs) => pairs.first().map(|(_, v)| v),
+        Value::ServerError(e) => return Err(e.clone().into()),
+        _ => None,
+    };
+    match count {
+        Some(Value::Int(n)) => Ok(u64::try_from(*n).unwrap_or(0)),
+        _ => Err(redis::RedisError::from((
+            redis::ErrorKind::UnexpectedReturnType,
+            "unexpected PUBSUB NUMSUB reply",
+        ))),
+    }
+}
+
+impl Publisher {
+    pub(crate) async fn publish(
+        &self,
+        kind: PubSubKind,
+        channel: &str,
+        payload: &[u8],
+    ) -> RedisResult<()> {
+        let verb = match kind {
+            PubSubKind::Classic => "PUBLISH",
+            PubSubKind::Sharded => "SPUBLISH",
+        };
+        let command = redis::cmd(verb).arg(channel).arg(payload).clone();
+        match self.clone() {
+            Self::Single(mut c) => command.query_async::<i64>(&mut c).await.map(drop),
+            Self::Cluster(mut c) => command.query_async::<i64>(&mut c).await.map(drop),
+        }
+    }
+
+    /// Subscribers of `channel`; on a cluster summed over every master.
+    pub(crate) async fn server_count(&self, kind: PubSubKind, channel: &str) -> RedisResult<u64> {
+        let sub = match kind {
+            PubSubKind::Classic => "NUMSUB",
+            PubSubKind::Sharded => "SHARDNUMSUB",
+        };
+        let command = redis::cmd("PUBSUB").arg(sub).arg(channel).clone();
+        match self.clone() {
+            Self::Single(mut c) => numsub_count(&command.query_async::<Value>(&mut c).await?),
+            Self::Cluster(mut c) => {
+                let routing = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+                let reply = c.route_command(command, routing).await?;
+                match reply {
+                    Value::Map(per_node) => per_node
+                        .iter()
+                        .try_fold(0u64, |sum, (_, v)| Ok(sum + numsub_count(v)?)),
+                    other => numsub_count(&other),
+                }
+            }
+        }
+    }
+}
+
+/// The subscriber connection.
+pub(crate) enum Subscriber {
+    /// RESP2, classic only: the crate's dedicated pub/sub connection.
+    Resp2 {
+        sink: PubSubSink,
+        stream: PubSubStream,
+    },
+    /// RESP3 on a standalone server: messages arrive as pushes on the event sink.
+    Resp3(MultiplexedConnection),
+    /// RESP3 on a cluster: the crate routes `SSUBSCRIBE` to the slot owner of each channel.
+    Cluster(ClusterConnection),
+}
+
+impl std::fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Resp2 { .. } => "Subscriber::Resp2",
+            Self::Resp3(_) => "Subscriber::Resp3",
+            Self::Cluster(_) => "Subscriber::Cluster",
+        })
+    }
+}
+
+impl Subscriber {
+    /// Sends the subscription commands of `changes`, one confirmation awaited per command.
+    pub(crate) async fn apply(&mut self, kind: PubSubKind, changes: &Changes) -> RedisResult<()> {
+        match (kind, self) {
+            (PubSubKind::Classic, Self::Resp2 { sink, .. }) => {
+                if !changes.unsubscribe.is_empty() {
+                    sink.unsubscribe(&changes.unsubscribe).await?;
+                }
+                if !changes.punsubscribe.is_empty() {
+                    sink.punsubscribe(&changes.punsubscribe).await?;
+                }
+                if !changes.subscribe.is_empty() {
+                    sink.subscribe(&changes.subscribe).await?;
+                }
+                if !changes.psubscribe.is_empty() {
+                    sink.psubscribe(&changes.psubscribe).await?;
+                }
+            }
+            (PubSubKind::Classic, Self::Resp3(c)) => {
+                if !changes.unsubscribe.is_empty() {
+                    c.unsubscribe(&changes.unsubscribe).await?;
+                }
+                if !changes.punsubscribe.is_empty() {
+                    c.punsubscribe(&changes.punsubscribe).await?;
+                }
+                if !changes.subscribe.is_empty() {
+                    c.subscribe(&changes.subscribe).await?;
+                }
+                if !changes.psubscribe.is_empty() {
+                    c.psubscribe(&changes.psubscribe).await?;
+                }
+            }
+            (PubSubKind::Classic, Self::Cluster(c)) => {
+                for ch in &changes.unsubscribe {
+                    c.unsubscribe(ch).await?;
+                }
+                for p in &changes.punsubscribe {
+                    c.punsubscribe(p).await?;
+                }
+                for ch in &changes.subscribe {
+                    c.subscribe(ch).await?;
+                }
+                for p in &changes.psubscribe {
+                    c.psubscribe(p).await?;
+                }
+            }
+            (PubSubKind::Sharded, Self::Resp3(c)) => {
+                // One channel per command: each is answered by exactly one confirmation.
+                for ch in &changes.unsubscribe {
+                    c.send_packed_command(redis::cmd("SUNSUBSCRIBE").arg(ch))
+                        .await?
+                        .extract_error()?;
+                }
+                for ch in &changes.subscribe {
+                    c.send_packed_command(redis::cmd("SSUBSCRIBE").arg(ch))
+                        .await?
+                        .extract_error()?;
+                }
+            }
+            (PubSubKind::Sharded, Self::Cluster(c)) => {
+                for ch in &changes.unsubscribe {
+                    c.sunsubscribe(ch).await?;
+                }
+                for ch in &changes.subscribe {
+                    c.ssubscribe(ch).await?;
+                }
+            }
+            (PubSubKind::Sharded, Self::Resp2 { .. }) => {
+                return Err(redis::RedisError::from((
+                    redis::ErrorKind::Client,
+                    "sharded pub/sub needs a RESP3 subscriber",
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The next message of a RESP2 connection (`None`: the connection is gone). Never resolves
+    /// for RESP3 connections, whose messages are pushed to the event sink directly.
+    pub(crate) async fn next_message(&mut self) -> Option<Msg> {
+        match self {
+            Self::Resp2 { stream, .. } => stream.next().await,
+            Self::Resp3(_) | Self::Cluster(_) => std::future::pending().await,
+        }
+    }
+}
+
+/// A publisher and a subscriber of one generation, and the signal that ends it.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) publisher: Publisher,
+    pub(crate) subscriber: Subscriber,
+    pub(crate) signal: Arc<Signal>,
+}
+
+/// A push sender for `redis`: forwards messages to `sink`, reports disconnection to `signal`.
+fn push_handler(
+    sink: &EventSink,
+    signal: &Arc<Signal>,
+    role: &'static str,
+    forward: bool,
+) -> impl Fn(PushInfo) -> Result<(), ()> + Send + Sync + 'static {
+    let sink = sink.clone();
+    let signal = Arc::clone(signal);
+    move |info: PushInfo| {
+        let disconnected = if forward {
+            sink.push(info)
+        } else {
+            matches!(info.kind, redis::PushKind::Disconnection)
+        };
+        if disconnected {
+            signal.lose(format!("{role} connection closed"));
+        }
+        Ok(())
+    }
+}
+
+async fn bounded<T>(
+    limit: Duration,
+    what: &str,
+    fut: impl Future<Output = RedisResult<T>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(format!("{what}: {e}")),
+        Err(_) => Err(format!("{what}: timed out after {limit:?}")),
+    }
+}
+
+impl Session {
+    /// Opens both connections. The error is a human-readable reason.
+    pub(crate) async fn open(target: &Target, sink: &EventSink) -> Result<Self, String> {
+        let signal = Arc::new(Signal::default());
+        let limit = target.connect_timeout;
+        if !target.seeds.is_empty() {
+            let publisher = bounded(limit, "publisher", async {
+                target
+                    .cluster(target.protocol)
+                    .build()?
+                    .get_async_connection()
+                    .await
+            })
+            .await?;
+            let subscriber = bounded(limit, "subscriber", async {
+                target
+                    .cluster(ProtocolVersion::RESP3)
+                    .push_sender(push_handler(sink, &signal, "subscriber", true))
+                    .build()?
+                    .get_async_connection()
+                    .await
+            })
+            .await?;
+            return Ok(Self {
+                publisher: Publisher::Cluster(publisher),
+                subscriber: Subscriber::Cluster(subscriber),
+                signal,
+            });
+        }
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(limit))
+            .set_response_timeout(Some(target.response_timeout));
+        let pub_config = if target.protocol == ProtocolVersion::RESP3 {
+            config
+                .clone()
+                .set_push_sender(push_handler(sink, &signal, "publisher", false))
+        } else {
+            config.clone()
+        };
+        let publisher = bounded(limit, "publisher", async {
+            target
+                .client(target.protocol)?
+                .get_multiplexed_async_connection_with_config(&pub_config)
+                .await
+        })
+        .await?;
+        let resp3 = target.protocol == ProtocolVersion::RESP3 || target.kind == PubSubKind::Sharded;
+        let subscriber = if resp3 {
+            let sub_config =
+                config.set_push_sender(push_handler(sink, &signal, "subscriber", true));
+            Subscriber::Resp3(
+                bounded(limit, "subscriber", async {
+                    target
+                        .client(ProtocolVersion::RESP3)?
+                        .get_multiplexed_async_connection_with_config(&sub_config)
+                        .await
+                })
+                .await?,
+            )
+        } else {
+            let pubsub = bounded(limit, "subscriber", async {
+                target
+                    .client(ProtocolVersion::RESP2)?
+                    .get_async_pubsub()
+                    .await
+            })
+            .await?;
+            let (sink, stream) = pubsub.split();
+            Subscriber::Resp2 { sink, stream }
+        };
+        Ok(Self {
+            publisher: Publisher::Single(publisher),
+            subscriber,
+            signal,
+        })
+    }
+}
