@@ -1,0 +1,120 @@
+//! Redis restarted under a live driver: publish fails fast while it is down, subscriptions made
+//! before and during the outage are restored, delivery resumes.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use crosscast::driver::{Driver, DriverConfig, DriverError, DriverEvent, Protocol};
+use crosscast_tests::redis_server::RedisServer;
+use tokio::sync::mpsc::Receiver;
+use tokio::time::timeout;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+async fn wait_for(rx: &mut Receiver<DriverEvent>, wanted: &DriverEvent) {
+    timeout(WAIT, async {
+        loop {
+            let event = rx.recv().await.expect("event channel open");
+            let same = match (&event, wanted) {
+                (DriverEvent::Disconnected { .. }, DriverEvent::Disconnected { .. }) => true,
+                (a, b) => a == b,
+            };
+            if same {
+                return;
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {wanted:?} within {WAIT:?}"));
+}
+
+async fn restart_mid_test(protocol: Protocol) {
+    let mut server = RedisServer::start();
+    let mut config = DriverConfig::new(server.url());
+    config.protocol = Some(protocol);
+    let (driver, mut rx) = Driver::connect(config).await.expect("connect");
+    wait_for(&mut rx, &DriverEvent::Connected).await;
+    driver.subscribe("before").expect("subscribe");
+    timeout(WAIT, async {
+        while driver.server_count("before").await.expect("numsub") != 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("subscribed before the outage");
+
+    tokio::task::block_in_place(|| server.stop());
+    wait_for(
+        &mut rx,
+        &DriverEvent::Disconnected {
+            reason: String::new(),
+        },
+    )
+    .await;
+    assert!(!driver.is_connected());
+
+    // While down: publish fails at once with a typed error, subscriptions are remembered.
+    let started = Instant::now();
+    let err = driver
+        .publish("before", Bytes::from_static(b"lost"))
+        .await
+        .expect_err("publish while Redis is down");
+    let fail_fast = started.elapsed();
+    assert!(matches!(err, DriverError::NotConnected), "{err:?}");
+    assert!(matches!(
+        driver.server_count("before").await,
+        Err(DriverError::NotConnected)
+    ));
+    driver.subscribe("during").expect("subscribe while down");
+    // Let the backoff grow towards its maximum before Redis comes back.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    tokio::task::block_in_place(|| server.restart());
+    let back = Instant::now();
+    wait_for(&mut rx, &DriverEvent::Connected).await;
+    wait_for(&mut rx, &DriverEvent::Resubscribed).await;
+    let resubscribed = back.elapsed();
+    // Both subscriptions are live on the new server, counted once each.
+    assert_eq!(server.cli(&["PUBSUB", "NUMSUB", "before", "during"]), "before\n1\nduring\n1");
+
+    driver
+        .publish("during", Bytes::from_static(b"after-restart"))
+        .await
+        .expect("publish after restart");
+    let delivered = timeout(WAIT, async {
+        loop {
+            if let Some(DriverEvent::Message {
+                channel, payload, ..
+            }) = rx.recv().await
+            {
+                return (channel, payload);
+            }
+        }
+    })
+    .await
+    .expect("delivery resumes");
+    let resumed = back.elapsed();
+    assert_eq!(
+        delivered,
+        ("during".to_owned(), Bytes::from_static(b"after-restart"))
+    );
+    let stats = driver.stats();
+    assert_eq!(stats.reconnects, 1);
+    assert_eq!(stats.publish_failures, 1);
+    assert_eq!(stats.published, 1);
+    println!(
+        "{protocol:?}: publish while down failed in {fail_fast:?}; after Redis answered PING: \
+         resubscribed in {resubscribed:?}, message delivered in {resumed:?}"
+    );
+    driver.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart_resp2() {
+    restart_mid_test(Protocol::Resp2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restart_resp3() {
+    restart_mid_test(Protocol::Resp3).await;
+}
