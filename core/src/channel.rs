@@ -237,14 +237,14 @@ mod tests {
         let room = Room::from("room1");
         let dynamic = ShardedChannels::new("socket.io", "/", SubscriptionMode::Dynamic);
         assert_eq!(
-            dynamic.broadcast_for(&[room.clone()], false),
+            dynamic.broadcast_for(std::slice::from_ref(&room), false),
             "socket.io#/#room1#"
         );
-        assert_eq!(dynamic.broadcast_for(&[sid.clone()], false), "socket.io#/#");
-        assert_eq!(dynamic.broadcast_for(&[room.clone()], true), "socket.io#/#");
+        assert_eq!(dynamic.broadcast_for(std::slice::from_ref(&sid), false), "socket.io#/#");
+        assert_eq!(dynamic.broadcast_for(std::slice::from_ref(&room), true), "socket.io#/#");
         let private = ShardedChannels::new("pfx", "/", SubscriptionMode::DynamicPrivate);
         assert_eq!(
-            private.broadcast_for(&[sid.clone()], false),
+            private.broadcast_for(std::slice::from_ref(&sid), false),
             "pfx#/#SOCKETID000000000002#"
         );
         let fixed = ShardedChannels::new("pfx", "/", SubscriptionMode::Static);

@@ -88,6 +88,9 @@ pub struct Wire {
 /// A rule that drops matching deliveries.
 pub type DropRule = Box<dyn Fn(&Wire) -> bool>;
 
+/// A rule that delays matching deliveries by extra milliseconds.
+pub type DelayRule = Box<dyn Fn(&Wire) -> u64>;
+
 /// A local socket of a simulated host.
 #[derive(Clone, Debug)]
 pub struct SimSocket {
@@ -170,6 +173,8 @@ pub struct Cluster {
     pub faults: Faults,
     /// Extra drop rules.
     pub drop_rules: Vec<DropRule>,
+    /// Extra delay rules.
+    pub delay_rules: Vec<DelayRule>,
     /// Partition group of each node; nodes in different groups do not hear each other.
     pub partition: Vec<u32>,
     protocol: Protocol,
@@ -214,6 +219,7 @@ impl Cluster {
             now: Time::from_millis(0),
             faults: Faults::default(),
             drop_rules: Vec::new(),
+            delay_rules: Vec::new(),
             partition: vec![0; n],
             protocol,
             rng: Rng::new(seed),
@@ -505,6 +511,7 @@ impl Cluster {
             if self.drop_rules.iter().any(|rule| rule(&wire)) {
                 continue;
             }
+            let extra: u64 = self.delay_rules.iter().map(|rule| rule(&wire)).sum();
             for _ in 0..copies {
                 if self.rng.chance(self.faults.loss) {
                     continue;
@@ -517,7 +524,8 @@ impl Cluster {
                 for _ in 0..times {
                     let delay = self
                         .rng
-                        .range(self.faults.delay_ms.0, self.faults.delay_ms.1);
+                        .range(self.faults.delay_ms.0, self.faults.delay_ms.1)
+                        + extra;
                     self.seq += 1;
                     self.queue.push(Reverse(Delivery {
                         at: self.now + delay,

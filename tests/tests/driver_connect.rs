@@ -25,7 +25,9 @@ async fn unreachable_redis_is_a_clear_error() {
 }
 
 async fn ping_pong(url: String) {
-    let (driver, mut rx) = Driver::connect(DriverConfig::new(url)).await.expect("connect");
+    let (driver, mut rx) = Driver::connect(DriverConfig::new(url))
+        .await
+        .expect("connect");
     driver.subscribe("auth-check").expect("subscribe");
     timeout(WAIT, async {
         while driver.server_count("auth-check").await.expect("numsub") != 1 {

@@ -75,7 +75,10 @@ async fn restart_mid_test(protocol: Protocol) {
     wait_for(&mut rx, &DriverEvent::Resubscribed).await;
     let resubscribed = back.elapsed();
     // Both subscriptions are live on the new server, counted once each.
-    assert_eq!(server.cli(&["PUBSUB", "NUMSUB", "before", "during"]), "before\n1\nduring\n1");
+    assert_eq!(
+        server.cli(&["PUBSUB", "NUMSUB", "before", "during"]),
+        "before\n1\nduring\n1"
+    );
 
     driver
         .publish("during", Bytes::from_static(b"after-restart"))

@@ -639,9 +639,15 @@ impl Node {
             wire_id: self.wire_id(id),
             collected,
             expected: None,
+            initial: None,
             answered: 0,
             responders: BTreeSet::new(),
-            peers_waited: self.members.uids().cloned().collect(),
+            // Only sharded responses name their sender, so only there can the
+            // node tell that a dead peer had not answered yet.
+            peers_waited: match self.wire {
+                Wire::Sharded { .. } => self.members.uids().cloned().collect(),
+                Wire::Classic { .. } => BTreeSet::new(),
+            },
         };
         self.requests.insert(id, pending);
         if self.closed {
@@ -1392,19 +1398,23 @@ impl Node {
     }
 
     /// Adds one response to a pending request; returns a client ack to stream.
+    /// A second answer of a known server (sharded) is dropped as a duplicate.
     fn collect(pending: &mut Pending, from: Option<&str>, part: Part) -> Option<Value> {
+        let is_count_reply = matches!(part, Part::ClientCount(_));
+        let first = match (&pending.collected, &part) {
+            (Collected::BroadcastAck { .. }, Part::ClientAck(_)) => true,
+            (Collected::BroadcastAck { .. }, _) if !is_count_reply => return None,
+            (Collected::ServerCount, _) => return None,
+            _ => Requests::mark_answered(pending, from),
+        };
+        if !first {
+            return None;
+        }
         match (&mut pending.collected, part) {
-            (Collected::Fetch(all), Part::Sockets(sockets)) => {
-                all.extend(sockets);
-                Requests::mark_answered(pending, from);
-            }
-            (Collected::AllRooms(all), Part::Rooms(rooms)) => {
-                all.extend(rooms);
-                Requests::mark_answered(pending, from);
-            }
+            (Collected::Fetch(all), Part::Sockets(sockets)) => all.extend(sockets),
+            (Collected::AllRooms(all), Part::Rooms(rooms)) => all.extend(rooms),
             (Collected::ServerSideEmit(all), Part::Ack(value)) => {
-                all.push(value.unwrap_or(Value::Nil));
-                Requests::mark_answered(pending, from);
+                all.push(value.unwrap_or(Value::Nil))
             }
             (
                 Collected::BroadcastAck {
@@ -1414,18 +1424,13 @@ impl Node {
             ) => {
                 *servers += 1;
                 *clients += n;
-                if let Some(uid) = from {
-                    pending.responders.insert(uid.to_owned());
-                    pending.peers_waited.remove(uid);
-                }
             }
             (Collected::BroadcastAck { acks, .. }, Part::ClientAck(value)) => {
                 *acks += 1;
                 return Some(value);
             }
             // A response whose fields do not fit the request still counts, as in Node.
-            (Collected::BroadcastAck { .. } | Collected::ServerCount, _) => {}
-            (_, _) => Requests::mark_answered(pending, from),
+            _ => {}
         }
         None
     }

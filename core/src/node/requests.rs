@@ -36,6 +36,9 @@ pub(crate) struct Pending {
     pub(crate) collected: Collected,
     /// Remote servers expected to answer; `None` until the count is known.
     pub(crate) expected: Option<u64>,
+    /// The first count: servers expected when the request started. Answers
+    /// missing from it are reported even when the expectation dropped later.
+    pub(crate) initial: Option<u64>,
     /// Remote servers that answered.
     pub(crate) answered: u64,
     /// uids that answered, when the protocol tells (sharded).
@@ -61,7 +64,7 @@ impl Pending {
     }
 
     fn missing(&self) -> u64 {
-        let expected = self.expected.unwrap_or(self.answered);
+        let expected = self.initial.or(self.expected).unwrap_or(self.answered);
         match &self.collected {
             Collected::BroadcastAck {
                 servers,
@@ -112,6 +115,7 @@ impl Requests {
     pub(crate) fn apply_server_count(&mut self, count: u64) {
         let remote = count.saturating_sub(1);
         for p in self.pending.values_mut() {
+            p.initial.get_or_insert(remote);
             p.expected = Some(match p.expected {
                 None => remote,
                 Some(e) => e.min(remote),
@@ -186,11 +190,16 @@ impl Requests {
         !self.pending.is_empty()
     }
 
-    pub(crate) fn mark_answered(pending: &mut Pending, from: Option<&str>) {
-        pending.answered += 1;
+    /// Counts one server's answer. With a known sender (sharded), a second
+    /// answer from the same server is a duplicate: `false`, nothing counted.
+    pub(crate) fn mark_answered(pending: &mut Pending, from: Option<&str>) -> bool {
         if let Some(uid) = from {
-            pending.responders.insert(uid.to_owned());
+            if !pending.responders.insert(uid.to_owned()) {
+                return false;
+            }
             pending.peers_waited.remove(uid);
         }
+        pending.answered += 1;
+        true
     }
 }
