@@ -10,6 +10,9 @@
 //   accepts connections (`uid=local` without Redis). `--port 0` picks a free port.
 // - Without --redis-url it is a single in-memory node. The Redis URL must name a
 //   loopback host; anything else is refused.
+// - --requests-timeout (ms, default 5000) is the classic adapter's requestsTimeout,
+//   the bound of x:sse, and the default timeout of x:broadcast-ack; the sharded
+//   adapter has no such option (it uses 5000 ms internally).
 // - Exits with status 0 on SIGTERM/SIGINT after closing Socket.IO and Redis
 //   (bounded: it exits with status 1 if that takes more than 3 s).
 //
