@@ -1,0 +1,270 @@
+//! The one conversion between JavaScript values and [`Value`], following
+//! notepack.io's encoder (NODE-WIRE.md §2.4.1) where JavaScript leaves a choice:
+//!
+//! | JavaScript | [`Value`] |
+//! |---|---|
+//! | `null`, `undefined` (in an array) | `Nil` |
+//! | boolean | `Bool` |
+//! | number: integral and safe (`Number.isSafeInteger`, `-0` too) | `Int` |
+//! | any other number (fractions, NaN, ±Infinity, huge integers) | `Float` |
+//! | BigInt | `Int`, or `UInt` above `i64::MAX`; outside 64 bits: `VALUE_RANGE` |
+//! | string | `Str` |
+//! | `ArrayBuffer`, any view (`Uint8Array`, `Buffer`, `DataView`, …) | `Bin` (the viewed bytes) |
+//! | `Date` | `Timestamp` (an invalid date: `VALUE_UNSUPPORTED`) |
+//! | array | `Array` (holes are `Nil`) |
+//! | object with `toJSON()` | the conversion of its result |
+//! | any other object | `Map` of its own enumerable string keys in order; entries whose value is `undefined`, a function or a symbol are omitted |
+//! | function, symbol at the top level or in an array | `VALUE_UNSUPPORTED` |
+//!
+//! Back to JavaScript: `Nil` → `null`, `Int` → number when safe else BigInt,
+//! `UInt` → BigInt, `Bin` → `Uint8Array`, `Timestamp` → `Date`, `Map` → plain
+//! object (own data properties, so a `__proto__` key stays a key), `Ext(t, b)` →
+//! `[t, Uint8Array]` as notepack does.
+//!
+//! Nesting deeper than [`MAX_DEPTH`] (a cycle, for instance) is `VALUE_TOO_DEEP`.
+
+use crosscast_core::{BroadcastOpts, Flags, Room, Timestamp, Value};
+use js_sys::{Array, ArrayBuffer, Date, Object, Reflect, Uint8Array};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+use crate::error::BindingError;
+
+/// Deepest nesting converted from JavaScript.
+pub const MAX_DEPTH: usize = 256;
+
+const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+/// Converts a JavaScript value to a [`Value`].
+pub fn to_value(js: &JsValue) -> Result<Value, BindingError> {
+    convert(js, 0)?.ok_or_else(|| unsupported(js))
+}
+
+/// Converts each element of `items` (event arguments, for instance).
+pub fn to_values(items: &Array) -> Result<Vec<Value>, BindingError> {
+    items.iter().map(|item| element(&item, 0)).collect()
+}
+
+fn unsupported(js: &JsValue) -> BindingError {
+    BindingError::new(
+        "VALUE_UNSUPPORTED",
+        format!("cannot encode a value of type {}", type_name(js)),
+    )
+}
+
+fn type_name(js: &JsValue) -> String {
+    js.js_typeof().as_string().unwrap_or_default()
+}
+
+/// An array element: `undefined` is `Nil`, functions and symbols are refused.
+fn element(js: &JsValue, depth: usize) -> Result<Value, BindingError> {
+    if js.is_undefined() {
+        return Ok(Value::Nil);
+    }
+    convert(js, depth)?.ok_or_else(|| unsupported(js))
+}
+
+/// `None` for what a map omits: `undefined`, functions, symbols.
+fn convert(js: &JsValue, depth: usize) -> Result<Option<Value>, BindingError> {
+    if depth > MAX_DEPTH {
+        return Err(BindingError::new(
+            "VALUE_TOO_DEEP",
+            format!("nesting deeper than {MAX_DEPTH} (a cycle?)"),
+        ));
+    }
+    if js.is_undefined() || js.is_function() || js.is_symbol() {
+        return Ok(None);
+    }
+    if js.is_null() {
+        return Ok(Some(Value::Nil));
+    }
+    if let Some(b) = js.as_bool() {
+        return Ok(Some(Value::Bool(b)));
+    }
+    if let Some(f) = js.as_f64() {
+        return Ok(Some(number(f)));
+    }
+    if let Some(s) = js.as_string() {
+        return Ok(Some(Value::Str(s)));
+    }
+    if js.is_bigint() {
+        return bigint(js).map(Some);
+    }
+    if let Some(bytes) = binary(js) {
+        return Ok(Some(Value::Bin(bytes)));
+    }
+    if let Some(date) = js.dyn_ref::<Date>() {
+        let ms = date.get_time();
+        if !ms.is_finite() {
+            return Err(BindingError::new("VALUE_UNSUPPORTED", "invalid Date"));
+        }
+        return Ok(Some(Value::Timestamp(Timestamp::from_millis(ms as i64))));
+    }
+    if Array::is_array(js) {
+        let array: &Array = js.unchecked_ref();
+        let items = (0..array.length())
+            .map(|i| element(&array.get(i), depth + 1))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(Some(Value::Array(items)));
+    }
+    let to_json = Reflect::get(js, &JsValue::from_str("toJSON")).unwrap_or(JsValue::UNDEFINED);
+    if let Some(f) = to_json.dyn_ref::<js_sys::Function>() {
+        let result = f
+            .call0(js)
+            .map_err(|_| BindingError::new("VALUE_UNSUPPORTED", "toJSON() threw"))?;
+        return convert(&result, depth + 1);
+    }
+    let object: &Object = js.unchecked_ref();
+    let mut entries = Vec::new();
+    for key in Object::keys(object).iter() {
+        let name = key.as_string().unwrap_or_default();
+        let v = Reflect::get(js, &key).unwrap_or(JsValue::UNDEFINED);
+        if let Some(v) = convert(&v, depth + 1)? {
+            entries.push((name, v));
+        }
+    }
+    Ok(Some(Value::Map(entries)))
+}
+
+fn number(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() <= MAX_SAFE_INTEGER {
+        Value::Int(f as i64)
+    } else {
+        Value::Float(f)
+    }
+}
+
+fn bigint(js: &JsValue) -> Result<Value, BindingError> {
+    if let Ok(i) = i64::try_from(js.clone()) {
+        return Ok(Value::Int(i));
+    }
+    if let Ok(u) = u64::try_from(js.clone()) {
+        return Ok(Value::UInt(u));
+    }
+    Err(BindingError::new(
+        "VALUE_RANGE",
+        "BigInt outside the 64-bit integer range",
+    ))
+}
+
+/// The bytes of an `ArrayBuffer` or of the range an ArrayBuffer view covers.
+fn binary(js: &JsValue) -> Option<Vec<u8>> {
+    if let Some(buffer) = js.dyn_ref::<ArrayBuffer>() {
+        return Some(Uint8Array::new(buffer).to_vec());
+    }
+    if let Some(bytes) = js.dyn_ref::<Uint8Array>() {
+        return Some(bytes.to_vec());
+    }
+    if ArrayBuffer::is_view(js) {
+        let get = |name: &str| Reflect::get(js, &JsValue::from_str(name)).ok();
+        let buffer = get("buffer")?;
+        let offset = get("byteOffset")?.as_f64()? as u32;
+        let length = get("byteLength")?.as_f64()? as u32;
+        let view = Uint8Array::new_with_byte_offset_and_length(&buffer, offset, length);
+        return Some(view.to_vec());
+    }
+    None
+}
+
+/// Converts a [`Value`] to JavaScript.
+pub fn to_js(value: &Value) -> JsValue {
+    match value {
+        Value::Nil => JsValue::NULL,
+        Value::Bool(b) => JsValue::from_bool(*b),
+        Value::Int(i) if (*i as f64).abs() <= MAX_SAFE_INTEGER => JsValue::from_f64(*i as f64),
+        Value::Int(i) => JsValue::from(*i),
+        Value::UInt(u) if (*u as f64) <= MAX_SAFE_INTEGER => JsValue::from_f64(*u as f64),
+        Value::UInt(u) => JsValue::from(*u),
+        Value::Float(f) => JsValue::from_f64(*f),
+        Value::Str(s) => JsValue::from_str(s),
+        Value::Bin(b) => Uint8Array::from(b.as_slice()).into(),
+        Value::Array(items) => items.iter().map(to_js).collect::<Array>().into(),
+        Value::Map(entries) => {
+            let pairs: Array = entries
+                .iter()
+                .map(|(k, v)| Array::of2(&JsValue::from_str(k), &to_js(v)))
+                .collect();
+            Object::from_entries(&pairs)
+                .map(JsValue::from)
+                .unwrap_or(JsValue::NULL)
+        }
+        Value::Timestamp(ts) => Date::new(&JsValue::from_f64(ts.as_millis() as f64)).into(),
+        Value::Ext(ty, data) => Array::of2(
+            &JsValue::from_f64(f64::from(*ty)),
+            &Uint8Array::from(data.as_slice()),
+        )
+        .into(),
+        _ => JsValue::UNDEFINED,
+    }
+}
+
+/// Reads broadcast options `{rooms?, except?, flags?: {volatile?, compress?}}`.
+/// `rooms` and `except` may be arrays or `Set`s of strings and integers.
+pub fn to_opts(js: &JsValue) -> Result<BroadcastOpts, BindingError> {
+    if js.is_undefined() || js.is_null() {
+        return Ok(BroadcastOpts::all());
+    }
+    let get = |name: &str| Reflect::get(js, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
+    let flags_js = get("flags");
+    let flag = |name: &str| {
+        if flags_js.is_object() {
+            Reflect::get(&flags_js, &JsValue::from_str(name))
+                .ok()
+                .and_then(|v| v.as_bool())
+        } else {
+            None
+        }
+    };
+    Ok(BroadcastOpts {
+        rooms: to_rooms(&get("rooms"))?,
+        except: to_rooms(&get("except"))?,
+        flags: Flags {
+            volatile: flag("volatile"),
+            compress: flag("compress"),
+            ..Flags::default()
+        },
+    })
+}
+
+/// Reads a room list: `undefined`, one room, or an iterable (array, `Set`) of
+/// rooms. A room is a string or a safe integer.
+pub fn to_rooms(js: &JsValue) -> Result<Vec<Room>, BindingError> {
+    if js.is_undefined() || js.is_null() {
+        return Ok(Vec::new());
+    }
+    if js.is_string() || js.as_f64().is_some() {
+        return Ok(vec![to_room(js)?]);
+    }
+    let items = Array::from(js);
+    items.iter().map(|room| to_room(&room)).collect()
+}
+
+fn to_room(js: &JsValue) -> Result<Room, BindingError> {
+    if let Some(s) = js.as_string() {
+        return Ok(Room::Str(s));
+    }
+    match js.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() <= MAX_SAFE_INTEGER => Ok(Room::Int(f as i64)),
+        _ => Err(BindingError::new(
+            "INVALID_ARGUMENT",
+            format!("a room is a string or an integer, not a {}", type_name(js)),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integral_safe_numbers_are_ints_and_others_floats() {
+        assert_eq!(number(1.0), Value::Int(1));
+        assert_eq!(number(-0.0), Value::Int(0));
+        assert_eq!(number(2.5), Value::Float(2.5));
+        assert_eq!(
+            number(9_007_199_254_740_992.0),
+            Value::Float(9_007_199_254_740_992.0)
+        );
+        assert!(matches!(number(f64::NAN), Value::Float(f) if f.is_nan()));
+    }
+}

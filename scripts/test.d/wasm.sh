@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The WebAssembly host: builds the npm package (host-wasm/build.sh), then runs
+# its node:test suites (golden vectors, real cluster with ioredis and
+# node-redis, the packed tarball in Node.js ESM/CJS, Deno, Bun and workerd).
+# Needs: `npm ci` done in host-wasm/ (.ci/install.d/wasm.sh), redis-server on PATH.
+set -euo pipefail
+cd "$(dirname "$0")/../../host-wasm"
+[ -d node_modules ] || npm ci --no-audit --no-fund
+bash build.sh
+node --test --test-concurrency=1 test/
