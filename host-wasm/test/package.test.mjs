@@ -111,21 +111,49 @@ test("Node.js publishes with a bare publish function", async () => {
   const port = String(cluster.redis.port);
   const summary = await publishesIntoCluster("node", () =>
     spawnOutput(process.execPath, ["publish.mjs", port]));
-  assert.deepEqual(summary.replies, [":1", ":1"]);
+  assert.deepEqual(summary.replies, [":2", ":2"], "both servers subscribed");
 });
 
 test("Deno publishes with a bare publish function", async () => {
   const port = String(cluster.redis.port);
-  await publishesIntoCluster("deno", () =>
-    spawnOutput(bin("deno"), ["run", "--no-config", "--allow-read", "--allow-env",
+  const summary = await publishesIntoCluster("deno", () =>
+    spawnOutput(bin("deno"), ["run", "--allow-read", "--allow-env",
       "--allow-net=127.0.0.1", "publish.mjs", port], { DENO_NO_UPDATE_CHECK: "1" }));
+  assert.deepEqual(summary.replies, [":2", ":2"], "both servers subscribed");
+});
+
+test("the TypeScript declarations type-check a use of the API (deno check)", async () => {
+  writeFileSync(
+    join(project, "types.ts"),
+    `import { Emitter, EmitterCore, CrosscastError, decodeMsgpack } from "crosscast";
+import type { Publication } from "crosscast";
+const e = new Emitter((channel: string, payload: Uint8Array) => channel.length + payload.length);
+e.of("/admin").to("a").except(["b", 3]).volatile.compress(true).emit("ev", 1);
+e.serverSideEmit("srv");
+const p: Publication = new EmitterCore("socket.io", "/").broadcast(undefined, "ev", []);
+const code: string = new CrosscastError("m", "C").code;
+decodeMsgpack(p.payload);
+// @ts-expect-error: the key option is a string
+new Emitter(() => 0, { key: 1 });
+// @ts-expect-error: a room is a string or a number
+e.to({ room: "a" });
+console.log(code);
+`,
+  );
+  await spawnOutput(bin("deno"), ["check", "types.ts"], { DENO_NO_UPDATE_CHECK: "1" });
+  // A wrong use must fail the check, or the check above proves nothing.
+  writeFileSync(join(project, "wrong.ts"), `import { Emitter } from "crosscast";\nnew Emitter(() => 0).to("a").emitt("x");\n`);
+  await assert.rejects(
+    spawnOutput(bin("deno"), ["check", "wrong.ts"], { DENO_NO_UPDATE_CHECK: "1" }),
+    /emitt/,
+  );
 });
 
 test("Bun publishes with a bare publish function", async () => {
   const port = String(cluster.redis.port);
   const summary = await publishesIntoCluster("bun", () =>
     spawnOutput(bin("bun"), ["run", "publish.mjs", port]));
-  assert.deepEqual(summary.replies, [":1", ":1"]);
+  assert.deepEqual(summary.replies, [":2", ":2"], "both servers subscribed");
 });
 
 test("workerd runs the Emitter in a worker that publishes through fetch()", async () => {
@@ -196,7 +224,7 @@ ${modules.map(([name, kind, path]) => `    (name = "${name}", ${kind} = embed "$
       }
       throw new Error(`workerd did not answer: ${log}`);
     });
-    assert.deepEqual(summary.replies, ["200 1", "200 1"]);
+    assert.deepEqual(summary.replies, ["200 2", "200 2"], "both servers subscribed");
   } finally {
     proc.kill("SIGTERM");
   }
