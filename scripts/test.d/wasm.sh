@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../../host-wasm"
 [ -d node_modules ] || npm ci --no-audit --no-fund
 bash build.sh
-node --test --test-concurrency=1 test/
+node --test --test-concurrency=1 test/*.test.mjs
