@@ -321,8 +321,51 @@ impl Drop for RedisServer {
 #[derive(Debug)]
 pub struct RedisCluster {
     ports: Vec<u16>,
+    nodes: Vec<ClusterNode>,
     dir: PathBuf,
     children: Vec<Child>,
+}
+
+/// The ports of one cluster node: clients and the cluster bus.
+#[derive(Debug, Clone, Copy)]
+struct ClusterNode {
+    port: u16,
+    bus: u16,
+}
+
+impl ClusterNode {
+    /// Starts the node in `cluster_dir/<port>`, which keeps its `nodes.conf` across restarts.
+    fn spawn(&self, cluster_dir: &Path) -> Child {
+        let node_dir = cluster_dir.join(self.port.to_string());
+        std::fs::create_dir_all(&node_dir).expect("create node directory");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(node_dir.join("redis.log"))
+            .expect("open redis.log");
+        Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--cluster-enabled",
+                "yes",
+                "--cluster-port",
+                &self.bus.to_string(),
+            ])
+            .args([
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "5000",
+            ])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&node_dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn redis-server")
+    }
 }
 
 impl RedisCluster {
@@ -335,39 +378,18 @@ impl RedisCluster {
         let dir = scratch_dir("cluster");
         let mut cluster = Self {
             ports: Vec::new(),
+            nodes: Vec::new(),
             dir,
             children: Vec::new(),
         };
         for _ in 0..masters {
-            let port = free_port();
-            let bus = free_port();
-            let node_dir = cluster.dir.join(port.to_string());
-            std::fs::create_dir_all(&node_dir).expect("create node directory");
-            let log = std::fs::File::create(node_dir.join("redis.log")).expect("create log");
-            let child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args([
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-port",
-                    &bus.to_string(),
-                ])
-                .args([
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--cluster-node-timeout",
-                    "5000",
-                ])
-                .args(["--save", "", "--appendonly", "no"])
-                .arg("--dir")
-                .arg(&node_dir)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("clone log handle"))
-                .stderr(log)
-                .spawn()
-                .expect("spawn redis-server");
-            cluster.children.push(child);
-            cluster.ports.push(port);
+            let node = ClusterNode {
+                port: free_port(),
+                bus: free_port(),
+            };
+            cluster.children.push(node.spawn(&cluster.dir));
+            cluster.ports.push(node.port);
+            cluster.nodes.push(node);
         }
         for &port in &cluster.ports {
             wait_until(&format!("cluster node {port} answers PING"), || {
@@ -409,6 +431,30 @@ impl RedisCluster {
             maps.iter().all(|m| m == &maps[0]) && maps[0].split(',').count() == owners.len()
         });
         cluster
+    }
+
+    /// Kills the node on `port` (SIGKILL) and starts it again with its cluster configuration,
+    /// then waits until every node reports `cluster_state:ok`. Pub/sub subscriptions held by
+    /// that node are gone.
+    pub fn restart_node(&mut self, port: u16) {
+        let index = self
+            .ports
+            .iter()
+            .position(|&p| p == port)
+            .expect("a port of this cluster");
+        let child = &mut self.children[index];
+        let _ = child.kill();
+        let _ = child.wait();
+        self.children[index] = self.nodes[index].spawn(&self.dir);
+        wait_until(&format!("cluster node {port} answers PING"), || {
+            redis_cli(port, &["PING"]) == "PONG"
+        });
+        for &p in &self.ports {
+            wait_until(
+                &format!("cluster node {p} reports cluster_state:ok"),
+                || redis_cli(p, &["CLUSTER", "INFO"]).contains("cluster_state:ok"),
+            );
+        }
     }
 
     /// The node ports.

@@ -114,6 +114,9 @@ async fn sharded_on_cluster(protocol: Protocol) {
 
     a.unsubscribe(&channels[0].0).expect("unsubscribe");
     wait_count(&b, &channels[0].0, 0).await;
+    // A healthy cluster never made the driver rebuild its connections.
+    assert_eq!(a.stats().reconnects, 0);
+    assert_eq!(b.stats().reconnects, 0);
     a.close().await;
     b.close().await;
 }
@@ -162,4 +165,55 @@ async fn classic_cluster_numsub_is_summed() {
     assert!(got.contains(&(request.to_owned(), Bytes::from_static(b"hello cluster"))));
     a.close().await;
     b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sharded_cluster_master_restart() {
+    let mut cluster = RedisCluster::start(3);
+    let channels = channels_on_every_master(&cluster);
+    let (driver, mut rx) = Driver::connect(config(&cluster, PubSubKind::Sharded, Protocol::Resp3))
+        .await
+        .expect("connect");
+    for (channel, _) in &channels {
+        driver.subscribe(channel.clone()).expect("subscribe");
+    }
+    for (channel, _) in &channels {
+        wait_count(&driver, channel, 1).await;
+    }
+    let (restarted_channel, restarted) = channels[0].clone();
+    tokio::task::block_in_place(|| cluster.restart_node(restarted));
+    let back = std::time::Instant::now();
+
+    // The restarted master lost its subscriptions; the driver restores them.
+    timeout(WAIT, async {
+        while redis_cli(restarted, &["PUBSUB", "SHARDNUMSUB", &restarted_channel])
+            != format!("{restarted_channel}\n1")
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the subscription is back on the restarted master");
+    for (channel, owner) in &channels {
+        assert_eq!(
+            redis_cli(*owner, &["SPUBLISH", channel, "after"]),
+            "1",
+            "{channel} on {owner}"
+        );
+    }
+    let got = messages(&mut rx, channels.len()).await;
+    println!(
+        "cluster master restart: all {} channels delivered {:?} after the cluster was ok again; {:?}",
+        channels.len(),
+        back.elapsed(),
+        driver.stats()
+    );
+    let expected: BTreeSet<(String, Bytes)> = channels
+        .iter()
+        .map(|(c, _)| (c.clone(), Bytes::from_static(b"after")))
+        .collect();
+    assert_eq!(got, expected);
+    // The lost node connection made the driver rebuild its session and resubscribe.
+    assert!(driver.stats().reconnects >= 1, "{:?}", driver.stats());
+    driver.close().await;
 }

@@ -23,8 +23,9 @@
 //!   [`DriverStats::dropped`] and the driver never waits for the consumer.
 //! - **Cluster.** With `cluster_nodes`, the redis crate's cluster connection routes
 //!   `SSUBSCRIBE`/`SPUBLISH` to the slot owner of each channel; `server_count` sums
-//!   `PUBSUB (SHARD)NUMSUB` over all masters. A node failure inside a cluster is handled by the
-//!   crate's own reconnection; the driver rebuilds its session only when a command fails.
+//!   `PUBSUB (SHARD)NUMSUB` over all masters. The subscriber uses RESP3 (the crate delivers
+//!   cluster pub/sub only as pushes). When the connection to any node is lost, the driver
+//!   rebuilds both cluster connections and resubscribes, as for a standalone server.
 
 mod backoff;
 mod config;
