@@ -218,6 +218,17 @@ struct ValueSeed {
     depth_left: usize,
 }
 
+/// Any self-describing serde format deserializes into a [`Value`] (bytes become
+/// [`Value::Bin`]), nested at most [`Limits::DEFAULT_MAX_DEPTH`] deep.
+impl<'de> serde::Deserialize<'de> for Value {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        ValueSeed {
+            depth_left: Limits::DEFAULT_MAX_DEPTH,
+        }
+        .deserialize(d)
+    }
+}
+
 impl ValueSeed {
     fn nested<E: de::Error>(&self) -> Result<ValueSeed, E> {
         match self.depth_left.checked_sub(1) {
@@ -244,6 +255,33 @@ impl<'de> Visitor<'de> for ValueSeed {
 
     fn visit_unit<E>(self) -> Result<Value, E> {
         Ok(Value::Nil)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Nil)
+    }
+
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_bytes<E>(self, b: &[u8]) -> Result<Value, E> {
+        Ok(Value::Bin(b.to_vec()))
+    }
+
+    fn visit_byte_buf<E>(self, b: Vec<u8>) -> Result<Value, E> {
+        Ok(Value::Bin(b))
+    }
+
+    fn visit_i128<E: de::Error>(self, i: i128) -> Result<Value, E> {
+        i64::try_from(i)
+            .map(Value::Int)
+            .or_else(|_| u64::try_from(i).map(Value::UInt))
+            .or(Ok(Value::Float(i as f64)))
+    }
+
+    fn visit_u128<E: de::Error>(self, u: u128) -> Result<Value, E> {
+        self.visit_i128(i128::try_from(u).unwrap_or(i128::MAX))
     }
 
     fn visit_bool<E>(self, b: bool) -> Result<Value, E> {

@@ -200,6 +200,48 @@ impl From<Vec<Value>> for Value {
     }
 }
 
+/// Serializes as the JSON model does, with binary as bytes (so a Socket.IO
+/// parser can turn it into an attachment), a timestamp as its ISO string (what
+/// `JSON.stringify` makes of a `Date`) and an extension as `[type, bytes]`.
+impl serde::Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self {
+            Value::Nil => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(i) => s.serialize_i64(*i),
+            Value::UInt(u) => s.serialize_u64(*u),
+            Value::Float(f) => s.serialize_f64(*f),
+            Value::Str(v) => s.serialize_str(v),
+            Value::Bin(b) => s.serialize_bytes(b),
+            Value::Array(items) => {
+                let mut seq = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(item)?;
+                }
+                seq.end()
+            }
+            Value::Map(entries) => {
+                let mut map = s.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+            Value::Timestamp(_) => {
+                let text = crate::json::to_string(self);
+                s.serialize_str(text.trim_matches('"'))
+            }
+            Value::Ext(ty, data) => {
+                let mut seq = s.serialize_seq(Some(2))?;
+                seq.serialize_element(ty)?;
+                seq.serialize_element(&Value::Bin(data.clone()))?;
+                seq.end()
+            }
+        }
+    }
+}
+
 impl fmt::Display for Value {
     /// Displays the value as JSON text, as `JSON.stringify` would.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

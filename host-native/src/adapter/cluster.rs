@@ -1,0 +1,474 @@
+//! The cluster handle: one Redis driver shared by every namespace adapter of a
+//! server, the routing of Redis messages to namespaces by subscription, the
+//! publisher, and the server-side event API.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use crosscast_core::channel::SubscriptionMode;
+use crosscast_core::node::{Outcome, Protocol, Stats, Subscription, Time, Transmit};
+use crosscast_core::{NodeConfig, Value};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::convert::IdBook;
+use super::error::Error;
+use super::namespace::{Command, RequestKind};
+use super::server_side::{ServerSideAcks, ServerSideEvent};
+use crate::driver::{Driver, DriverConfig, DriverEvent, DriverStats, PubSubKind};
+
+/// Which adapter protocol the cluster speaks; every server of a cluster must agree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Mode {
+    /// `createAdapter` of `@socket.io/redis-adapter`.
+    Classic {
+        /// `publishOnSpecificResponseChannel` (default `false`).
+        publish_on_specific_response_channel: bool,
+    },
+    /// `createShardedAdapter` (Redis 7+).
+    Sharded {
+        /// `subscriptionMode` (default `dynamic`).
+        subscription_mode: SubscriptionMode,
+    },
+}
+
+/// The options of a cluster, with the defaults of the Node adapters.
+#[derive(Clone, Debug)]
+pub struct ClusterConfig {
+    /// The Redis driver: URL (`redis://` or `rediss://`, with user and password),
+    /// RESP version, cluster nodes, timeouts. Its `kind` is set from `mode`.
+    pub driver: DriverConfig,
+    /// Classic or sharded.
+    pub mode: Mode,
+    /// `key` (classic) or `channelPrefix` (sharded). Default `socket.io`.
+    pub key: String,
+    /// `requestsTimeout`: how long fetchSockets, allRooms and serverSideEmit
+    /// with ack wait, in ms. Default 5000.
+    pub requests_timeout_ms: u64,
+    /// crosscast's own heartbeat interval (ms); 0 turns membership off. Default 1000.
+    pub heartbeat_interval_ms: u64,
+    /// A crosscast peer silent this long is gone (ms). Default 3000.
+    pub heartbeat_timeout_ms: u64,
+    /// Messages waiting to be published, at most; past it broadcasts are
+    /// dropped and counted. Default 65536.
+    pub publish_queue: usize,
+}
+
+impl ClusterConfig {
+    /// A classic cluster on the Redis at `url`, with Node's defaults.
+    pub fn classic(url: impl Into<String>) -> Self {
+        Self::new(
+            url,
+            Mode::Classic {
+                publish_on_specific_response_channel: false,
+            },
+        )
+    }
+
+    /// A sharded cluster on the Redis at `url`, with Node's defaults.
+    pub fn sharded(url: impl Into<String>) -> Self {
+        Self::new(
+            url,
+            Mode::Sharded {
+                subscription_mode: SubscriptionMode::Dynamic,
+            },
+        )
+    }
+
+    fn new(url: impl Into<String>, mode: Mode) -> Self {
+        Self {
+            driver: DriverConfig::new(url),
+            mode,
+            key: "socket.io".to_owned(),
+            requests_timeout_ms: 5000,
+            heartbeat_interval_ms: 1000,
+            heartbeat_timeout_ms: 3000,
+            publish_queue: 65536,
+        }
+    }
+}
+
+/// Counters of the whole server: the core nodes' (summed over namespaces), the
+/// driver's, and the adapter's own.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Metrics {
+    /// Summed over namespaces.
+    pub core: Stats,
+    /// The Redis driver.
+    pub driver: DriverStats,
+    /// Messages the node wanted published that were dropped (queue full or
+    /// Redis down).
+    pub publish_dropped: u64,
+    /// Whether Redis is connected now.
+    pub connected: bool,
+}
+
+/// A handle to the cluster: pass it to `SocketIo::builder().with_adapter::<CrosscastAdapter<_>>(cluster)`
+/// and keep a clone for server-side events and metrics. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    pub(crate) inner: Arc<ClusterInner>,
+}
+
+pub(crate) struct ClusterInner {
+    pub(crate) driver: Driver,
+    pub(crate) config: ClusterConfig,
+    start: Instant,
+    routes: Mutex<HashMap<String, mpsc::Sender<Command>>>,
+    namespaces: Mutex<HashMap<String, mpsc::Sender<Command>>>,
+    stats: Mutex<BTreeMap<String, Stats>>,
+    server_side: Mutex<HashMap<String, mpsc::Sender<ServerSideEvent>>>,
+    server_side_waiting: Mutex<HashMap<String, mpsc::Receiver<ServerSideEvent>>>,
+    publisher: mpsc::Sender<Transmit>,
+    publish_dropped: AtomicU64,
+    pub(crate) ids: IdBook,
+    uid_seed: std::collections::hash_map::RandomState,
+    uid_counter: AtomicU64,
+}
+
+impl std::fmt::Debug for ClusterInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterInner")
+            .field("driver", &self.driver)
+            .field("mode", &self.config.mode)
+            .finish()
+    }
+}
+
+impl Cluster {
+    /// Connects to Redis. Fails with [`Error::Driver`] when Redis is unreachable.
+    pub async fn connect(mut config: ClusterConfig) -> Result<Cluster, Error> {
+        config.driver.kind = match config.mode {
+            Mode::Classic { .. } => PubSubKind::Classic,
+            Mode::Sharded { .. } => PubSubKind::Sharded,
+        };
+        if config.requests_timeout_ms == 0 {
+            config.requests_timeout_ms = 5000;
+        }
+        let (driver, events) = Driver::connect(config.driver.clone()).await?;
+        let (publisher, queue) = mpsc::channel(config.publish_queue.max(1));
+        let inner = Arc::new(ClusterInner {
+            driver,
+            config,
+            start: Instant::now(),
+            routes: Mutex::new(HashMap::new()),
+            namespaces: Mutex::new(HashMap::new()),
+            stats: Mutex::new(BTreeMap::new()),
+            server_side: Mutex::new(HashMap::new()),
+            server_side_waiting: Mutex::new(HashMap::new()),
+            publisher,
+            publish_dropped: AtomicU64::new(0),
+            ids: IdBook::new(),
+            uid_seed: std::collections::hash_map::RandomState::new(),
+            uid_counter: AtomicU64::new(0),
+        });
+        tokio::spawn(dispatch(Arc::downgrade(&inner), events));
+        tokio::spawn(publish(inner.driver.clone(), queue, Arc::downgrade(&inner)));
+        Ok(Cluster { inner })
+    }
+
+    /// The mode name: `classic` or `sharded`.
+    pub fn mode_name(&self) -> &'static str {
+        match self.inner.config.mode {
+            Mode::Classic { .. } => "classic",
+            Mode::Sharded { .. } => "sharded",
+        }
+    }
+
+    /// Whether Redis is connected now.
+    pub fn is_connected(&self) -> bool {
+        self.inner.driver.is_connected()
+    }
+
+    /// The Redis driver (for plain channels of the application).
+    pub fn driver(&self) -> &Driver {
+        &self.inner.driver
+    }
+
+    /// Counters for metrics.
+    pub fn metrics(&self) -> Metrics {
+        let mut core = Stats::default();
+        for s in lock(&self.inner.stats).values() {
+            core.received += s.received;
+            core.published += s.published;
+            core.decode_errors += s.decode_errors;
+            core.ignored_own += s.ignored_own;
+            core.ignored_other_nsp += s.ignored_other_nsp;
+            core.ignored_unknown_type += s.ignored_unknown_type;
+            core.ignored_not_for_us += s.ignored_not_for_us;
+            core.late_responses += s.late_responses;
+            core.late_host_answers += s.late_host_answers;
+            core.requests_completed += s.requests_completed;
+            core.requests_timed_out += s.requests_timed_out;
+            core.requests_partial += s.requests_partial;
+        }
+        Metrics {
+            core,
+            driver: self.inner.driver.stats(),
+            publish_dropped: self.inner.publish_dropped.load(Ordering::Relaxed),
+            connected: self.is_connected(),
+        }
+    }
+
+    /// The server-side events that other servers send to namespace `nsp`. The
+    /// first call takes the receiver; later calls get `None`. Events that
+    /// arrive while nobody listens are dropped (without an ack), as in Node.
+    pub fn server_side_events(&self, nsp: &str) -> Option<mpsc::Receiver<ServerSideEvent>> {
+        let mut waiting = lock(&self.inner.server_side_waiting);
+        if let Some(rx) = waiting.remove(nsp) {
+            return Some(rx);
+        }
+        let mut senders = lock(&self.inner.server_side);
+        if senders.contains_key(nsp) {
+            return None;
+        }
+        let (tx, rx) = mpsc::channel(1024);
+        senders.insert(nsp.to_owned(), tx);
+        Some(rx)
+    }
+
+    fn namespace(&self, nsp: &str) -> Result<mpsc::Sender<Command>, Error> {
+        lock(&self.inner.namespaces)
+            .get(nsp)
+            .cloned()
+            .ok_or_else(|| Error::UnknownNamespace(nsp.to_owned()))
+    }
+
+    /// Sends a server-side event to every other server (Node's `serverSideEmit`).
+    pub async fn server_side_emit(
+        &self,
+        nsp: &str,
+        event: &str,
+        args: Vec<Value>,
+    ) -> Result<(), Error> {
+        let ns = self.namespace(nsp)?;
+        if !self.is_connected() {
+            return Err(Error::NotConnected);
+        }
+        let mut data = vec![Value::from(event)];
+        data.extend(args);
+        ns.send(Command::ServerSideEmit { data })
+            .await
+            .map_err(|_| Error::Closed)
+    }
+
+    /// Sends a server-side event and collects one answer per other server, for
+    /// at most the requests timeout (Node's `serverSideEmitWithAck`).
+    pub async fn server_side_emit_with_ack(
+        &self,
+        nsp: &str,
+        event: &str,
+        args: Vec<Value>,
+    ) -> Result<ServerSideAcks, Error> {
+        let mut data = vec![Value::from(event)];
+        data.extend(args);
+        let done = self.request(nsp, RequestKind::ServerSideEmit(data)).await?;
+        let values = match done.outcome {
+            Outcome::ServerSideEmit(values) => values,
+            _ => Vec::new(),
+        };
+        Ok(ServerSideAcks {
+            values,
+            missing: done.missing,
+            timed_out: done.timed_out,
+        })
+    }
+
+    pub(crate) async fn request(
+        &self,
+        nsp: &str,
+        kind: RequestKind,
+    ) -> Result<crosscast_core::node::Completion, Error> {
+        let ns = self.namespace(nsp)?;
+        if !self.is_connected() {
+            return Err(Error::NotConnected);
+        }
+        let (done, wait) = tokio::sync::oneshot::channel();
+        ns.send(Command::Request { kind, done })
+            .await
+            .map_err(|_| Error::Closed)?;
+        let completion = wait.await.map_err(|_| Error::Closed)?;
+        if matches!(completion.outcome, Outcome::Cancelled) {
+            return Err(Error::Closed);
+        }
+        Ok(completion)
+    }
+
+    /// Closes the Redis driver. Close the Socket.IO server first (`io.close()`),
+    /// which closes every namespace adapter.
+    pub async fn close(&self) {
+        self.inner.driver.close().await;
+    }
+}
+
+impl ClusterInner {
+    /// Milliseconds since the cluster started: the core's clock.
+    pub(crate) fn now(&self) -> Time {
+        Time::from_millis(self.start.elapsed().as_millis() as u64)
+    }
+
+    /// The instant of a core time.
+    pub(crate) fn instant_of(&self, at: Time) -> Instant {
+        self.start + Duration::from_millis(at.as_millis())
+    }
+
+    /// A fresh node configuration for namespace `nsp`, with a random uid of the
+    /// shape Node uses (6 URL-safe characters classic, 16 hex sharded).
+    pub(crate) fn node_config(&self, nsp: &str) -> NodeConfig {
+        let mut h = self.uid_seed.build_hasher();
+        h.write_u64(self.uid_counter.fetch_add(1, Ordering::Relaxed));
+        h.write(nsp.as_bytes());
+        let bits = h.finish();
+        let (uid, protocol) = match &self.config.mode {
+            Mode::Classic {
+                publish_on_specific_response_channel,
+            } => {
+                const ALPHABET: &[u8; 64] =
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+                let uid: String = (0..6)
+                    .map(|i| ALPHABET[((bits >> (i * 6)) & 63) as usize] as char)
+                    .collect();
+                (
+                    uid,
+                    Protocol::Classic {
+                        key: self.config.key.clone(),
+                        publish_on_specific_response_channel: *publish_on_specific_response_channel,
+                    },
+                )
+            }
+            Mode::Sharded { subscription_mode } => (
+                format!("{bits:016x}"),
+                Protocol::Sharded {
+                    channel_prefix: self.config.key.clone(),
+                    subscription_mode: *subscription_mode,
+                },
+            ),
+        };
+        let mut config = NodeConfig::new(uid, nsp, protocol);
+        config.requests_timeout_ms = self.config.requests_timeout_ms;
+        config.heartbeat_interval_ms = self.config.heartbeat_interval_ms;
+        config.heartbeat_timeout_ms = self.config.heartbeat_timeout_ms;
+        config
+    }
+
+    pub(crate) fn register_namespace(&self, nsp: &str, commands: mpsc::Sender<Command>) {
+        lock(&self.namespaces).insert(nsp.to_owned(), commands);
+    }
+
+    pub(crate) fn forget_namespace(&self, nsp: &str) {
+        lock(&self.namespaces).remove(nsp);
+    }
+
+    /// Queues a message for publication; a full queue drops it (counted).
+    pub(crate) fn publish(&self, transmit: Transmit) {
+        if !self.driver.is_connected() || self.publisher.try_send(transmit).is_err() {
+            self.publish_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn subscribe(&self, sub: Subscription, route: mpsc::Sender<Command>) {
+        let result = match &sub {
+            Subscription::Channel(c) | Subscription::Sharded(c) => {
+                lock(&self.routes).insert(c.clone(), route);
+                self.driver.subscribe(c.clone())
+            }
+            Subscription::Pattern(p) => {
+                lock(&self.routes).insert(p.clone(), route);
+                self.driver.psubscribe(p.clone())
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, ?sub, "subscribe failed");
+        }
+    }
+
+    pub(crate) fn unsubscribe(&self, sub: &Subscription) {
+        let result = match sub {
+            Subscription::Channel(c) | Subscription::Sharded(c) => {
+                lock(&self.routes).remove(c);
+                self.driver.unsubscribe(c)
+            }
+            Subscription::Pattern(p) => {
+                lock(&self.routes).remove(p);
+                self.driver.punsubscribe(p)
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(error = %e, ?sub, "unsubscribe failed");
+        }
+    }
+
+    pub(crate) fn record_stats(&self, nsp: &str, stats: Stats) {
+        lock(&self.stats).insert(nsp.to_owned(), stats);
+    }
+
+    pub(crate) fn deliver_server_side(&self, nsp: &str, event: ServerSideEvent) {
+        let sender = {
+            let mut senders = lock(&self.server_side);
+            match senders.get(nsp) {
+                Some(tx) => tx.clone(),
+                None => {
+                    // Keep events until the application asks for them.
+                    let (tx, rx) = mpsc::channel(1024);
+                    senders.insert(nsp.to_owned(), tx.clone());
+                    lock(&self.server_side_waiting).insert(nsp.to_owned(), rx);
+                    tx
+                }
+            }
+        };
+        if sender.try_send(event).is_err() {
+            tracing::warn!(nsp, "server-side event dropped: no listener keeps up");
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Routes each Redis message to the namespace that subscribed its channel (or pattern).
+async fn dispatch(cluster: std::sync::Weak<ClusterInner>, mut events: mpsc::Receiver<DriverEvent>) {
+    while let Some(event) = events.recv().await {
+        let Some(cluster) = cluster.upgrade() else {
+            break;
+        };
+        match event {
+            DriverEvent::Message {
+                channel,
+                pattern,
+                payload,
+            } => {
+                let key = pattern.as_deref().unwrap_or(&channel);
+                let route = lock(&cluster.routes).get(key).cloned();
+                if let Some(route) = route {
+                    // A full namespace inbox applies backpressure to the driver's
+                    // bounded queue, which drops and counts past its capacity.
+                    let _ = route.send(Command::Message { channel, payload }).await;
+                }
+            }
+            DriverEvent::Disconnected { reason } => tracing::warn!(%reason, "Redis disconnected"),
+            DriverEvent::Connected => tracing::info!("Redis connected"),
+            DriverEvent::Resubscribed => tracing::info!("Redis subscriptions restored"),
+        }
+    }
+}
+
+/// Publishes queued messages in order.
+async fn publish(
+    driver: Driver,
+    mut queue: mpsc::Receiver<Transmit>,
+    cluster: std::sync::Weak<ClusterInner>,
+) {
+    while let Some(t) = queue.recv().await {
+        if driver.publish(&t.channel, t.payload).await.is_err()
+            && let Some(cluster) = cluster.upgrade()
+        {
+            cluster.publish_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! Errors of the cluster adapter.
+
+use socketioxide_core::adapter::errors::AdapterError;
+
+use crate::driver::DriverError;
+
+/// Why a cluster operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Redis is unreachable right now; the driver is reconnecting. Operations that
+    /// need answers from other servers fail at once instead of waiting.
+    #[error("Redis is not connected")]
+    NotConnected,
+    /// The adapter or the cluster handle was closed.
+    #[error("the adapter is closed")]
+    Closed,
+    /// The namespace has no adapter in this cluster (it was never created, or closed).
+    #[error("no namespace {0:?} in this cluster")]
+    UnknownNamespace(String),
+    /// The Redis driver failed.
+    #[error("Redis driver: {0}")]
+    Driver(#[from] DriverError),
+    /// A value could not be converted for the Socket.IO parser.
+    #[error("encoding a packet: {0}")]
+    Encode(String),
+}
+
+impl From<Error> for AdapterError {
+    fn from(e: Error) -> Self {
+        AdapterError(Box::new(e))
+    }
+}

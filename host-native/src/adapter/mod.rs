@@ -1,0 +1,425 @@
+//! The cluster adapter for socketioxide 0.18: a socketioxide server with it and
+//! Node.js servers with the official `@socket.io/redis-adapter` (classic or
+//! sharded) form one cluster.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use crosscast::adapter::{Cluster, ClusterConfig, CrosscastAdapter};
+//! use socketioxide::SocketIo;
+//!
+//! let cluster = Cluster::connect(ClusterConfig::classic("redis://127.0.0.1:6379")).await?;
+//! let (layer, io) = SocketIo::builder()
+//!     .with_adapter::<CrosscastAdapter<_>>(cluster.clone())
+//!     .build_layer();
+//! io.ns("/", async |_socket: socketioxide::extract::SocketRef<CrosscastAdapter<_>>| {}).await?;
+//! # let _ = layer; Ok(()) }
+//! ```
+//!
+//! Every socketioxide operation that reaches an adapter works across the
+//! cluster: broadcasts (rooms, except, binary, volatile), broadcasts with acks,
+//! `fetch_sockets` (Node sockets included, under synthetic 16-character ids that
+//! address the real ones), remote join/leave/disconnect, `rooms()` and
+//! `server_count()`. Server-side events, which socketioxide lacks, are on
+//! [`Cluster`]. Sockets should join a room named after their own id on connect,
+//! as Node sockets do, so that other servers can address them.
+//!
+//! The adapter delivers its own server's part of every operation at once and
+//! hands the rest to the namespace's core node, which publishes it; while Redis
+//! is down, broadcasts still reach local sockets (the remote part is dropped and
+//! counted) and operations that need other servers' answers fail with
+//! [`Error::NotConnected`].
+
+mod cluster;
+mod convert;
+mod error;
+mod namespace;
+mod server_side;
+
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock, Weak};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use crosscast_core::node::Outcome;
+use crosscast_core::{Node, Packet, Room};
+use futures_util::stream::{FusedStream, Select, Stream};
+use socketioxide_core::Uid;
+use socketioxide_core::adapter::errors::BroadcastError;
+use socketioxide_core::adapter::{
+    AckStreamItem, BroadcastOptions, CoreAdapter, CoreLocalAdapter, DefinedAdapter,
+    RemoteSocketData, Room as SioRoom, RoomParam, SocketEmitter, Spawnable,
+};
+use socketioxide_core::parser::Parse;
+use tokio::sync::{mpsc, oneshot};
+
+pub use cluster::{Cluster, ClusterConfig, Metrics, Mode};
+pub use error::Error;
+pub use server_side::{ServerSideAck, ServerSideAcks, ServerSideEvent};
+
+use convert::wire_opts;
+use namespace::{Command, NamespaceTask, RequestKind, packet_data, sio_value};
+
+/// The adapter of one namespace. Use it as `CrosscastAdapter<_>` in
+/// `SocketIo::builder().with_adapter::<CrosscastAdapter<_>>(cluster)`.
+pub struct CrosscastAdapter<E: SocketEmitter> {
+    local: CoreLocalAdapter<E>,
+    cluster: Cluster,
+    commands: mpsc::Sender<Command>,
+    inbox: std::sync::Mutex<Option<mpsc::Receiver<Command>>>,
+    me: OnceLock<Weak<Self>>,
+}
+
+impl<E: SocketEmitter> std::fmt::Debug for CrosscastAdapter<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CrosscastAdapter")
+            .field("nsp", &self.local.path().to_string())
+            .finish()
+    }
+}
+
+impl<E: SocketEmitter> DefinedAdapter for CrosscastAdapter<E> {}
+
+/// How many commands may wait for a namespace task.
+const INBOX: usize = 4096;
+
+impl<E: SocketEmitter> CrosscastAdapter<E> {
+    fn nsp(&self) -> String {
+        self.local.path().to_string()
+    }
+
+    /// The core's `[event, ...args]` as a socketioxide event packet of this namespace.
+    pub(crate) fn to_sio_packet(
+        &self,
+        data: &[crosscast_core::Value],
+    ) -> Result<socketioxide_core::packet::Packet, Error> {
+        let value = sio_value(self.local.parser(), data).map_err(Error::Encode)?;
+        Ok(socketioxide_core::packet::Packet::event(
+            self.local.path().clone(),
+            value,
+        ))
+    }
+
+    fn core_packet(&self, packet: &socketioxide_core::packet::Packet) -> Option<Packet> {
+        packet_data(self.local.parser(), packet).map(|data| Packet { data, nsp: None })
+    }
+
+    fn send(&self, command: Command) {
+        if self.commands.try_send(command).is_err() {
+            tracing::warn!(nsp = %self.nsp(), "namespace task is full or gone: command dropped");
+        }
+    }
+
+    /// Whether an operation stays on this server (the `local` flag, or one local socket).
+    fn stays_local(&self, opts: &BroadcastOptions) -> bool {
+        opts.is_local(self.local.server_id())
+    }
+
+    async fn remote(&self, kind: RequestKind) -> Result<crosscast_core::node::Completion, Error> {
+        self.cluster.request(&self.nsp(), kind).await
+    }
+
+    fn remote_socket(&self, id: &str) -> RemoteSocketData {
+        RemoteSocketData {
+            id: self.cluster.inner.ids.sid_for(id),
+            server_id: Uid::ZERO,
+            ns: self.local.path().clone(),
+        }
+    }
+}
+
+impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
+    type Error = Error;
+    type State = Cluster;
+    type AckStream = AckStream<E>;
+    type InitRes = InitRes;
+
+    fn new(state: &Cluster, local: CoreLocalAdapter<E>) -> Self {
+        let (commands, inbox) = mpsc::channel(INBOX);
+        Self {
+            local,
+            cluster: state.clone(),
+            commands,
+            inbox: std::sync::Mutex::new(Some(inbox)),
+            me: OnceLock::new(),
+        }
+    }
+
+    fn init(self: Arc<Self>, on_success: impl FnOnce() + Send + 'static) -> InitRes {
+        let _ = self.me.set(Arc::downgrade(&self));
+        let nsp = self.nsp();
+        let inner = Arc::clone(&self.cluster.inner);
+        let inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let weak = Arc::downgrade(&self);
+        let commands = self.commands.clone();
+        InitRes(Box::pin(async move {
+            let Some(inbox) = inbox else {
+                return Err(Error::Closed);
+            };
+            let config = inner.node_config(&nsp);
+            let scan_rooms = matches!(
+                inner.config.mode,
+                Mode::Sharded {
+                    subscription_mode: crosscast_core::channel::SubscriptionMode::Dynamic
+                        | crosscast_core::channel::SubscriptionMode::DynamicPrivate
+                }
+            );
+            let node = Node::new(config, inner.now()).map_err(|e| Error::Encode(e.to_string()))?;
+            tracing::info!(nsp = %nsp, uid = node.uid(), "cluster adapter ready");
+            inner.register_namespace(&nsp, commands.clone());
+            let task = NamespaceTask::new(node, weak, inner, commands, inbox, scan_rooms);
+            tokio::spawn(task.run());
+            on_success();
+            Ok(())
+        }))
+    }
+
+    async fn close(&self) -> Result<(), Error> {
+        let (done, wait) = oneshot::channel();
+        if self.commands.send(Command::Close { done }).await.is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), wait).await;
+        }
+        Ok(())
+    }
+
+    async fn server_count(&self) -> Result<u16, Error> {
+        let done = self.remote(RequestKind::ServerCount).await?;
+        match done.outcome {
+            Outcome::ServerCount(n) => Ok(u16::try_from(n).unwrap_or(u16::MAX)),
+            _ => Ok(1),
+        }
+    }
+
+    async fn broadcast(
+        &self,
+        packet: socketioxide_core::packet::Packet,
+        opts: BroadcastOptions,
+    ) -> Result<(), BroadcastError> {
+        if !self.stays_local(&opts)
+            && let Some(core) = self.core_packet(&packet)
+        {
+            self.send(Command::Broadcast {
+                packet: core,
+                opts: wire_opts(&opts, &self.cluster.inner.ids),
+            });
+        }
+        self.local
+            .broadcast(packet, opts)
+            .map_err(BroadcastError::from)
+    }
+
+    async fn broadcast_with_ack(
+        &self,
+        packet: socketioxide_core::packet::Packet,
+        opts: BroadcastOptions,
+        timeout: Option<Duration>,
+    ) -> Result<AckStream<E>, Error> {
+        let timeout = timeout.unwrap_or_else(|| self.local.ack_timeout());
+        let (remote_tx, remote_rx) = mpsc::unbounded_channel();
+        let core = (!self.stays_local(&opts))
+            .then(|| self.core_packet(&packet))
+            .flatten();
+        if let Some(core) = core {
+            if !self.cluster.is_connected() {
+                return Err(Error::NotConnected);
+            }
+            let (done, _completion) = oneshot::channel();
+            self.send(Command::BroadcastWithAck {
+                packet: core,
+                opts: wire_opts(&opts, &self.cluster.inner.ids),
+                timeout_ms: timeout.as_millis() as u64,
+                acks: remote_tx,
+                done,
+            });
+        } else {
+            drop(remote_tx);
+        }
+        let (local, _count) = self.local.broadcast_with_ack(packet, opts, Some(timeout));
+        let remote = RemoteAcks {
+            rx: remote_rx,
+            adapter: self.me.get().cloned().unwrap_or_default(),
+            next: 0,
+            done: false,
+        };
+        Ok(futures_util::stream::select(local, remote))
+    }
+
+    async fn add_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: impl RoomParam,
+    ) -> Result<(), Error> {
+        let rooms: Vec<SioRoom> = rooms.into_room_iter().collect();
+        if !self.stays_local(&opts) {
+            self.send(Command::Join {
+                opts: wire_opts(&opts, &self.cluster.inner.ids),
+                rooms: rooms.iter().map(|r| Room::Str(r.to_string())).collect(),
+            });
+        }
+        self.local.add_sockets(opts, rooms);
+        self.send(Command::RoomsChanged);
+        Ok(())
+    }
+
+    async fn del_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: impl RoomParam,
+    ) -> Result<(), Error> {
+        let rooms: Vec<SioRoom> = rooms.into_room_iter().collect();
+        if !self.stays_local(&opts) {
+            self.send(Command::Leave {
+                opts: wire_opts(&opts, &self.cluster.inner.ids),
+                rooms: rooms.iter().map(|r| Room::Str(r.to_string())).collect(),
+            });
+        }
+        self.local.del_sockets(opts, rooms);
+        self.send(Command::RoomsChanged);
+        Ok(())
+    }
+
+    async fn disconnect_socket(&self, opts: BroadcastOptions) -> Result<(), BroadcastError> {
+        if !self.stays_local(&opts) {
+            self.send(Command::Disconnect {
+                opts: wire_opts(&opts, &self.cluster.inner.ids),
+                close: true,
+            });
+        }
+        self.local
+            .disconnect_socket(opts)
+            .map_err(BroadcastError::Socket)
+    }
+
+    async fn rooms(&self, opts: BroadcastOptions) -> Result<Vec<SioRoom>, Error> {
+        let mut rooms: std::collections::BTreeSet<String> = self
+            .local
+            .rooms(opts.clone())
+            .into_iter()
+            .map(|r| r.to_string())
+            .collect();
+        if !self.stays_local(&opts) {
+            let wire = wire_opts(&opts, &self.cluster.inner.ids);
+            let everyone = wire.rooms.is_empty() && wire.except.is_empty();
+            let classic = matches!(self.cluster.inner.config.mode, Mode::Classic { .. });
+            let kind = if everyone && classic {
+                RequestKind::AllRooms
+            } else {
+                // The rooms of the matching sockets, wherever they are.
+                RequestKind::Fetch(wire)
+            };
+            match self.remote(kind).await?.outcome {
+                Outcome::AllRooms(remote) => rooms.extend(remote.iter().map(Room::to_string)),
+                Outcome::Fetch(sockets) => {
+                    for s in sockets {
+                        rooms.extend(s.rooms.iter().map(Room::to_string));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(rooms.into_iter().map(std::borrow::Cow::Owned).collect())
+    }
+
+    async fn fetch_sockets(&self, opts: BroadcastOptions) -> Result<Vec<RemoteSocketData>, Error> {
+        let mut sockets = self.local.fetch_sockets(opts.clone());
+        if !self.stays_local(&opts) {
+            let wire = wire_opts(&opts, &self.cluster.inner.ids);
+            if let Outcome::Fetch(remote) = self.remote(RequestKind::Fetch(wire)).await?.outcome {
+                sockets.extend(remote.iter().map(|s| self.remote_socket(&s.id)));
+            }
+        }
+        Ok(sockets)
+    }
+
+    fn get_local(&self) -> &CoreLocalAdapter<E> {
+        &self.local
+    }
+}
+
+/// The acks of a broadcast: this server's clients and the other servers' merged.
+pub type AckStream<E> = Select<<E as SocketEmitter>::AckStream, RemoteAcks<E>>;
+
+/// The acks of other servers' clients, as they arrive; ends when the request
+/// completes (all acks in, or its timeout).
+pub struct RemoteAcks<E: SocketEmitter> {
+    rx: mpsc::UnboundedReceiver<crosscast_core::Value>,
+    adapter: Weak<CrosscastAdapter<E>>,
+    next: u64,
+    done: bool,
+}
+
+impl<E: SocketEmitter> std::fmt::Debug for RemoteAcks<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteAcks")
+            .field("received", &self.next)
+            .finish()
+    }
+}
+
+impl<E: SocketEmitter> Stream for RemoteAcks<E> {
+    type Item = AckStreamItem<E::AckError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        loop {
+            match self.rx.poll_recv(cx) {
+                Poll::Ready(Some(value)) => {
+                    let Some(adapter) = self.adapter.upgrade() else {
+                        continue;
+                    };
+                    let Ok(encoded) = adapter.local.parser().encode_value(&value, None) else {
+                        continue;
+                    };
+                    // Remote acks carry no socket id: each gets a synthetic one.
+                    let n = self.next;
+                    self.next += 1;
+                    let sid = adapter
+                        .cluster
+                        .inner
+                        .ids
+                        .sid_for(&format!("remote-ack-{n}"));
+                    return Poll::Ready(Some((sid, Ok(encoded))));
+                }
+                Poll::Ready(None) => {
+                    self.done = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl<E: SocketEmitter> FusedStream for RemoteAcks<E> {
+    fn is_terminated(&self) -> bool {
+        self.done
+    }
+}
+
+/// The future of a namespace's initialisation (spawnable for dynamic namespaces).
+pub struct InitRes(Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>);
+
+impl std::fmt::Debug for InitRes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InitRes")
+    }
+}
+
+impl Future for InitRes {
+    type Output = Result<(), Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl Spawnable for InitRes {
+    fn spawn(self) {
+        tokio::spawn(async move {
+            if let Err(e) = self.await {
+                tracing::error!(error = %e, "namespace adapter failed to start");
+            }
+        });
+    }
+}
