@@ -121,3 +121,39 @@ async fn redis_restart_resp2() {
 async fn redis_restart_resp3() {
     restart_mid_test(Protocol::Resp3).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_sharded_channels_are_resubscribed() {
+    const CHANNELS: usize = 2000;
+    let mut server = RedisServer::start();
+    let mut config = DriverConfig::new(server.url());
+    config.kind = crosscast::driver::PubSubKind::Sharded;
+    let (driver, mut rx) = Driver::connect(config).await.expect("connect");
+    for i in 0..CHANNELS {
+        driver
+            .subscribe(format!("socket.io#/#room-{i}#"))
+            .expect("subscribe");
+    }
+    let shard_channels = |server: &RedisServer| {
+        server
+            .cli(&["PUBSUB", "SHARDCHANNELS"])
+            .lines()
+            .filter(|l| !l.is_empty())
+            .count()
+    };
+    timeout(WAIT, async {
+        while shard_channels(&server) != CHANNELS {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("every channel subscribed");
+
+    tokio::task::block_in_place(|| server.restart());
+    let back = Instant::now();
+    wait_for(&mut rx, &DriverEvent::Resubscribed).await;
+    let resubscribed = back.elapsed();
+    assert_eq!(shard_channels(&server), CHANNELS);
+    println!("{CHANNELS} sharded channels resubscribed {resubscribed:?} after Redis answered PING");
+    driver.close().await;
+}

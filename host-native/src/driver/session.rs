@@ -276,39 +276,52 @@ impl Subscriber {
                 }
             }
             (PubSubKind::Classic, Self::Cluster(c)) => {
-                for ch in &changes.unsubscribe {
-                    c.unsubscribe(ch).await?;
-                }
-                for p in &changes.punsubscribe {
-                    c.punsubscribe(p).await?;
-                }
-                for ch in &changes.subscribe {
-                    c.subscribe(ch).await?;
-                }
-                for p in &changes.psubscribe {
-                    c.psubscribe(p).await?;
-                }
+                // One channel per command (the crate routes by the first argument); the
+                // commands are pipelined on clones of the connection.
+                let c = &*c;
+                each(&changes.unsubscribe, |ch| async move {
+                    c.clone().unsubscribe(ch).await
+                })
+                .await?;
+                each(&changes.punsubscribe, |p| async move {
+                    c.clone().punsubscribe(p).await
+                })
+                .await?;
+                each(&changes.subscribe, |ch| async move {
+                    c.clone().subscribe(ch).await
+                })
+                .await?;
+                each(&changes.psubscribe, |p| async move {
+                    c.clone().psubscribe(p).await
+                })
+                .await?;
             }
             (PubSubKind::Sharded, Self::Resp3(c)) => {
                 // One channel per command: each is answered by exactly one confirmation.
-                for ch in &changes.unsubscribe {
-                    c.send_packed_command(redis::cmd("SUNSUBSCRIBE").arg(ch))
-                        .await?
-                        .extract_error()?;
-                }
-                for ch in &changes.subscribe {
-                    c.send_packed_command(redis::cmd("SSUBSCRIBE").arg(ch))
-                        .await?
-                        .extract_error()?;
-                }
+                let c = &*c;
+                let send = |verb: &'static str, ch: &str| {
+                    let command = redis::cmd(verb).arg(ch).clone();
+                    let mut c = c.clone();
+                    async move {
+                        c.send_packed_command(&command)
+                            .await?
+                            .extract_error()
+                            .map(drop)
+                    }
+                };
+                each(&changes.unsubscribe, |ch| send("SUNSUBSCRIBE", ch)).await?;
+                each(&changes.subscribe, |ch| send("SSUBSCRIBE", ch)).await?;
             }
             (PubSubKind::Sharded, Self::Cluster(c)) => {
-                for ch in &changes.unsubscribe {
-                    c.sunsubscribe(ch).await?;
-                }
-                for ch in &changes.subscribe {
-                    c.ssubscribe(ch).await?;
-                }
+                let c = &*c;
+                each(&changes.unsubscribe, |ch| async move {
+                    c.clone().sunsubscribe(ch).await
+                })
+                .await?;
+                each(&changes.subscribe, |ch| async move {
+                    c.clone().ssubscribe(ch).await
+                })
+                .await?;
             }
             (PubSubKind::Sharded, Self::Resp2 { .. }) => {
                 return Err(redis::RedisError::from((
@@ -328,6 +341,17 @@ impl Subscriber {
             Self::Resp3(_) | Self::Cluster(_) => std::future::pending().await,
         }
     }
+}
+
+/// Runs `run` for every name concurrently (pipelined on the connection), failing on the first
+/// error.
+async fn each<'a, F>(names: &'a [String], run: impl Fn(&'a str) -> F) -> RedisResult<()>
+where
+    F: Future<Output = RedisResult<()>>,
+{
+    futures_util::future::try_join_all(names.iter().map(|n| run(n)))
+        .await
+        .map(drop)
 }
 
 /// A publisher and a subscriber of one generation, and the signal that ends it.

@@ -20,6 +20,14 @@ pub(crate) struct Changes {
 }
 
 impl Changes {
+    /// How many names the commands carry.
+    pub(crate) fn len(&self) -> usize {
+        self.subscribe.len()
+            + self.unsubscribe.len()
+            + self.psubscribe.len()
+            + self.punsubscribe.len()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.subscribe.is_empty()
             && self.unsubscribe.is_empty()

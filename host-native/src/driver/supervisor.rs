@@ -154,6 +154,10 @@ async fn serve(shared: &Shared, session: &mut Session, resubscribing: bool) -> O
         let wanted = lock(&shared.wanted).clone();
         let changes = active.changes_to(&wanted);
         if !changes.is_empty() {
+            // The bound grows with the size of the change (a resubscription may carry thousands
+            // of channels), one more `response_timeout` per 1000 names.
+            let limit =
+                limit.saturating_mul(1 + u32::try_from(changes.len() / 1000).unwrap_or(u32::MAX));
             match tokio::time::timeout(limit, session.subscriber.apply(kind, &changes)).await {
                 Ok(Ok(())) => active = wanted,
                 Ok(Err(e)) => return Outcome::Lost(format!("subscription change failed: {e}")),
