@@ -121,6 +121,7 @@ pub(crate) struct ClusterInner {
     start: Instant,
     routes: Mutex<HashMap<String, mpsc::Sender<Command>>>,
     namespaces: Mutex<HashMap<String, mpsc::Sender<Command>>>,
+    uids: Mutex<HashMap<String, String>>,
     stats: Mutex<BTreeMap<String, Stats>>,
     server_side: Mutex<HashMap<String, mpsc::Sender<ServerSideEvent>>>,
     server_side_waiting: Mutex<HashMap<String, mpsc::Receiver<ServerSideEvent>>>,
@@ -158,6 +159,7 @@ impl Cluster {
             start: Instant::now(),
             routes: Mutex::new(HashMap::new()),
             namespaces: Mutex::new(HashMap::new()),
+            uids: Mutex::new(HashMap::new()),
             stats: Mutex::new(BTreeMap::new()),
             server_side: Mutex::new(HashMap::new()),
             server_side_waiting: Mutex::new(HashMap::new()),
@@ -183,6 +185,25 @@ impl Cluster {
     /// Whether Redis is connected now.
     pub fn is_connected(&self) -> bool {
         self.inner.driver.is_connected()
+    }
+
+    /// This server's uid in namespace `nsp` (what Node peers see as the sender).
+    pub fn uid(&self, nsp: &str) -> Option<String> {
+        lock(&self.inner.uids).get(nsp).cloned()
+    }
+
+    /// The real id of a socket returned by `fetch_sockets`: Node sockets get
+    /// synthetic 16-character ids in socketioxide; this gives their 20-character id back.
+    pub fn socket_id(&self, sid: socketioxide_core::Sid) -> String {
+        self.inner.ids.real_id(sid)
+    }
+
+    /// How many servers the cluster has (this one included), for namespace `nsp`.
+    pub async fn server_count(&self, nsp: &str) -> Result<u64, Error> {
+        match self.request(nsp, RequestKind::ServerCount).await?.outcome {
+            Outcome::ServerCount(n) => Ok(n),
+            _ => Ok(1),
+        }
     }
 
     /// The Redis driver (for plain channels of the application).
@@ -356,8 +377,9 @@ impl ClusterInner {
         config
     }
 
-    pub(crate) fn register_namespace(&self, nsp: &str, commands: mpsc::Sender<Command>) {
+    pub(crate) fn register_namespace(&self, nsp: &str, uid: &str, commands: mpsc::Sender<Command>) {
         lock(&self.namespaces).insert(nsp.to_owned(), commands);
+        lock(&self.uids).insert(nsp.to_owned(), uid.to_owned());
     }
 
     pub(crate) fn forget_namespace(&self, nsp: &str) {

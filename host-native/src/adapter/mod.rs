@@ -165,7 +165,7 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
             );
             let node = Node::new(config, inner.now()).map_err(|e| Error::Encode(e.to_string()))?;
             tracing::info!(nsp = %nsp, uid = node.uid(), "cluster adapter ready");
-            inner.register_namespace(&nsp, commands.clone());
+            inner.register_namespace(&nsp, node.uid(), commands.clone());
             let task = NamespaceTask::new(node, weak, inner, commands, inbox, scan_rooms);
             tokio::spawn(task.run());
             on_success();
