@@ -1,0 +1,148 @@
+//! The counters of the server and their Prometheus text exposition (`GET /metrics`).
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use crate::driver::DriverStats;
+
+use super::cluster::ClusterStats;
+
+/// Counters owned by the app (the cluster and the drivers keep their own).
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    connected: AtomicI64,
+    chat_messages: AtomicU64,
+    bridge_messages: AtomicU64,
+}
+
+impl Metrics {
+    /// A socket connected to this server.
+    pub(crate) fn socket_connected(&self) {
+        self.connected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A socket of this server disconnected.
+    pub(crate) fn socket_disconnected(&self) {
+        self.connected.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A client of this server sent a `chat message` or a `room message`.
+    pub(crate) fn chat_message(&self) {
+        self.chat_messages.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A bridged Redis message was emitted to the local clients.
+    pub(crate) fn bridge_message(&self) {
+        self.bridge_messages.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Sockets connected to this server now.
+    pub(crate) fn connected(&self) -> i64 {
+        self.connected.load(Ordering::Relaxed)
+    }
+}
+
+/// Everything one scrape shows.
+#[derive(Debug)]
+pub(crate) struct Snapshot<'a> {
+    /// The app's counters.
+    pub(crate) app: &'a Metrics,
+    /// The cluster's counters.
+    pub(crate) cluster: ClusterStats,
+    /// The bridge driver's counters, when Redis is configured.
+    pub(crate) bridge: Option<DriverStats>,
+    /// Whether Redis is reachable: `None` without Redis.
+    pub(crate) redis_up: Option<bool>,
+}
+
+/// Renders `snapshot` in the Prometheus text format (version 0.0.4).
+pub(crate) fn render(snapshot: &Snapshot<'_>) -> String {
+    let mut out = String::new();
+    let c = &snapshot.cluster;
+    let app = snapshot.app;
+    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    let connected = u64::try_from(app.connected()).unwrap_or(0);
+    metric(
+        "crosscast_connected_sockets",
+        "gauge",
+        "Socket.IO sockets connected to this server.",
+        &[("", connected)],
+    );
+    metric(
+        "crosscast_chat_messages_total",
+        "counter",
+        "chat and room messages sent by the clients of this server.",
+        &[("", app.chat_messages.load(Ordering::Relaxed))],
+    );
+    metric(
+        "crosscast_messages_published_total",
+        "counter",
+        "Cluster messages published to the other servers.",
+        &[("", c.published)],
+    );
+    metric(
+        "crosscast_messages_received_total",
+        "counter",
+        "Cluster messages received from the other servers.",
+        &[("", c.received)],
+    );
+    metric(
+        "crosscast_messages_dropped_total",
+        "counter",
+        "Cluster messages dropped before processing (full queue).",
+        &[("", c.dropped)],
+    );
+    metric(
+        "crosscast_decode_errors_total",
+        "counter",
+        "Cluster messages that could not be decoded.",
+        &[("", c.decode_errors)],
+    );
+    metric(
+        "crosscast_requests_total",
+        "counter",
+        "Requests to the other servers, by outcome.",
+        &[
+            ("{outcome=\"completed\"}", c.requests_completed),
+            ("{outcome=\"timed_out\"}", c.requests_timed_out),
+            ("{outcome=\"partial\"}", c.requests_partial),
+        ],
+    );
+    let bridge = snapshot.bridge.unwrap_or_default();
+    metric(
+        "crosscast_redis_reconnects_total",
+        "counter",
+        "Reconnections to Redis, by connection.",
+        &[
+            ("{connection=\"cluster\"}", c.reconnects),
+            ("{connection=\"bridge\"}", bridge.reconnects),
+        ],
+    );
+    metric(
+        "crosscast_bridge_messages_total",
+        "counter",
+        "Messages of --bridge channels emitted to the local clients.",
+        &[("", app.bridge_messages.load(Ordering::Relaxed))],
+    );
+    metric(
+        "crosscast_bridge_dropped_total",
+        "counter",
+        "Messages of --bridge channels dropped before processing (full queue).",
+        &[("", bridge.dropped)],
+    );
+    if let Some(up) = snapshot.redis_up {
+        metric(
+            "crosscast_redis_up",
+            "gauge",
+            "1 while Redis is reachable.",
+            &[("", u64::from(up))],
+        );
+    }
+    out
+}

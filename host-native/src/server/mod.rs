@@ -1,0 +1,107 @@
+//! The `crosscast` server binary: an axum + socketioxide chat app whose clients, on every
+//! server of a cluster, chat with each other through Redis.
+//!
+//! - [`cli`]: the command line (`serve`, `emit`).
+//! - `serve`: the HTTP server, its lifecycle and graceful shutdown.
+//! - `cluster`: the seam between the app and the cluster (server count, server-side events,
+//!   adapter choice); the embedded single-node mode today.
+//! - `chat`: the Socket.IO events of namespace `/`, generic over the adapter.
+//! - `http`, `page`, `metrics`: `/`, the client bundle, `/healthz`, `/metrics`.
+//! - `bridge`: `--bridge CHANNEL:EVENT`; `emit`: `crosscast emit`.
+//!
+//! [`main`] is the whole binary: it never panics on bad input; every error is one line on
+//! stderr and a non-zero exit status.
+
+mod bridge;
+mod chat;
+pub mod cli;
+mod cluster;
+mod emit;
+mod http;
+mod metrics;
+mod page;
+mod serve;
+mod value;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+
+use cli::{Cli, Command};
+
+/// Runs the `crosscast` command line with the process arguments and environment.
+///
+/// Exit status: 0 on success (and after a graceful shutdown on SIGTERM/SIGINT), 2 for invalid
+/// arguments, 1 for any other failure (Redis unreachable, port in use...).
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    let _ = e.print();
+                    ExitCode::SUCCESS
+                }
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                    eprintln!("crosscast: a command is required (serve or emit); see --help");
+                    ExitCode::from(2)
+                }
+                _ => {
+                    // The first paragraph of clap's message, on one line.
+                    let text = e.to_string();
+                    let line: Vec<&str> = text
+                        .lines()
+                        .map(str::trim)
+                        .take_while(|l| !l.is_empty())
+                        .collect();
+                    let line = line.join(" ");
+                    eprintln!("crosscast: {}", line.trim_start_matches("error: "));
+                    ExitCode::from(2)
+                }
+            };
+        }
+    };
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("crosscast: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(config) => serve::serve(config)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Command::Emit(args) => emit::run(args).await.map(|channel| {
+                tracing::info!(%channel, "published");
+            }),
+        }
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("crosscast: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}

@@ -1,0 +1,125 @@
+//! `crosscast`'s command line as a process: help, invalid input, environment variables,
+//! an unreachable Redis, and graceful shutdown.
+#![allow(clippy::unwrap_used)]
+
+mod server_support;
+
+use crosscast_tests::redis_server::free_port;
+use server_support::{Client, Server, assert_one_line_error, run};
+
+#[test]
+fn every_command_has_help() {
+    for args in [&["--help"][..], &["serve", "--help"], &["emit", "--help"]] {
+        let out = run(args, &[]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{args:?}: {:?}", out.status);
+        assert!(stdout.contains("Usage: crosscast"), "{args:?}: {stdout}");
+    }
+    let serve = String::from_utf8_lossy(&run(&["serve", "--help"], &[]).stdout).into_owned();
+    for flag in [
+        "--host",
+        "--port",
+        "--redis-url",
+        "--adapter",
+        "--key",
+        "--requests-timeout",
+        "--bridge",
+        "[env: PORT=]",
+        "[env: CROSSCAST_ADAPTER=]",
+    ] {
+        assert!(serve.contains(flag), "serve --help lacks {flag}: {serve}");
+    }
+    let emit = String::from_utf8_lossy(&run(&["emit", "--help"], &[]).stdout).into_owned();
+    for flag in ["--redis-url", "--nsp", "--to", "--except", "<EVENT>", "[ARG]..."] {
+        assert!(emit.contains(flag), "emit --help lacks {flag}: {emit}");
+    }
+}
+
+#[test]
+fn invalid_input_is_one_line_and_exit_2() {
+    let cases: [(&[&str], &[(&str, &str)], &str); 8] = [
+        (&["serve", "--bogus"], &[], "--bogus"),
+        (&["serve", "--port", "70000"], &[], "--port"),
+        (&["serve", "--adapter", "fancy"], &[], "fancy"),
+        (&["serve", "--requests-timeout", "0"], &[], "--requests-timeout"),
+        (&["serve", "--bridge", "no-colon"], &[], "CHANNEL:EVENT"),
+        (&["serve"], &[("PORT", "not-a-port")], "not-a-port"),
+        (&["emit", "hello"], &[], "--redis-url"),
+        (&[], &[], "command"),
+    ];
+    for (args, env, mentions) in cases {
+        let out = run(args, env);
+        let line = assert_one_line_error(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {line}");
+        assert!(line.contains(mentions), "{args:?}: {line:?} does not mention {mentions}");
+    }
+}
+
+#[test]
+fn unreachable_redis_is_one_line_and_exit_1() {
+    let url = format!("redis://127.0.0.1:{}", free_port());
+    for args in [
+        vec!["serve", "--port", "0", "--redis-url", url.as_str()],
+        vec!["emit", "--redis-url", url.as_str(), "chat message", "hi"],
+    ] {
+        let out = run(&args, &[]);
+        let line = assert_one_line_error(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {line}");
+        assert!(line.contains("Redis"), "{args:?}: {line}");
+    }
+    // The environment variable is read too.
+    let out = run(&["serve", "--port", "0"], &[("REDIS_URL", url.as_str())]);
+    let line = assert_one_line_error(&out);
+    assert!(line.contains("Redis"), "{line}");
+}
+
+#[test]
+fn bridge_needs_redis() {
+    let out = run(&["serve", "--port", "0", "--bridge", "news:news"], &[]);
+    let line = assert_one_line_error(&out);
+    assert!(line.contains("--redis-url"), "{line}");
+}
+
+#[test]
+fn port_in_use_is_one_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = run(&["serve", "--port", &port], &[]);
+    let line = assert_one_line_error(&out);
+    assert!(line.contains(&port), "{line}");
+}
+
+#[test]
+fn host_and_port_come_from_flags_or_environment() {
+    let port = free_port();
+    let server = Server::start(&["--host", "127.0.0.1", "--port", &port.to_string()]);
+    assert_eq!(server.addr(), format!("127.0.0.1:{port}"));
+    drop(server);
+
+    let port = free_port();
+    let server = Server::start_with_env(
+        &[],
+        &[("HOST", "127.0.0.1"), ("PORT", &port.to_string())],
+    );
+    assert_eq!(server.addr(), format!("127.0.0.1:{port}"));
+    let (status, body) = server.get("/healthz");
+    assert_eq!(status, 200, "{body}");
+}
+
+#[test]
+fn sigterm_and_sigint_stop_gracefully_with_clients_connected() {
+    for signal in ["TERM", "INT"] {
+        let mut server = Server::start(&[]);
+        let mut client = Client::connect(&server.url());
+        let who = client.request("who", serde_json::json!([]));
+        assert_eq!(who["sockets"], 1, "{who}");
+        server.signal(signal);
+        let status = server.wait_exit();
+        assert_eq!(status.code(), Some(0), "SIG{signal}: {status:?}\n{}", server.stderr());
+        let reason = client.next_disconnect();
+        assert!(!reason.is_empty());
+        let log = server.stderr();
+        assert!(log.contains(&format!("SIG{signal}")), "{log}");
+        assert!(!log.contains("panicked"), "{log}");
+    }
+}

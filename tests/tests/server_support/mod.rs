@@ -1,0 +1,477 @@
+//! Helpers of the `crosscast` process tests: the binary, started servers, one-shot commands,
+//! plain HTTP GETs, and real Socket.IO clients (Node.js `socket.io-client`, driven through
+//! `client.cjs`).
+//!
+//! Contracts:
+//! - The binary is `target/<profile>/crosscast`, next to the test executable's `deps/`
+//!   directory; `cargo test --workspace` builds it (the tests panic with a hint when missing).
+//! - Every wait is bounded ([`WAIT`]); a failed wait panics naming what was awaited, with the
+//!   server's stderr when it helps.
+//! - Servers and clients are killed on drop.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// The bound of every wait of these tests.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// The `crosscast` binary built by cargo for this profile.
+pub fn bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/<test>");
+    let bin = profile_dir.join("crosscast");
+    let hint = "build it with `cargo build -p crosscast --bin crosscast` (or run `cargo test --workspace`)";
+    let built = std::fs::metadata(&bin)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| panic!("{} is missing: {hint}", bin.display()));
+    let host = repo_root().join("host-native");
+    let newest = [host.join("src"), host.join("assets"), host.join("build.rs")]
+        .iter()
+        .filter_map(|p| newest_mtime(p))
+        .max();
+    if let Some(newest) = newest {
+        assert!(built >= newest, "{} is older than its sources: {hint}", bin.display());
+    }
+    bin
+}
+
+/// The newest modification time under `path` (a file or a directory tree).
+fn newest_mtime(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    let meta = std::fs::metadata(path).ok()?;
+    if meta.is_file() {
+        return meta.modified().ok();
+    }
+    std::fs::read_dir(path)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|entry| newest_mtime(&entry.path()))
+        .max()
+}
+
+/// The `node_modules` of `interop/node` (socket.io-client, the Node adapters).
+pub fn node_modules() -> PathBuf {
+    let dir = repo_root().join("interop/node/node_modules");
+    assert!(
+        dir.join("socket.io-client").is_dir(),
+        "{} lacks socket.io-client: run `npm ci` in interop/node",
+        dir.display()
+    );
+    dir
+}
+
+/// Runs `crosscast ARGS` to completion (bounded by [`WAIT`]) with extra environment `env`.
+/// The variables of the command line are removed from the inherited environment first.
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(bin());
+    clean_env(&mut cmd);
+    cmd.args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn crosscast");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if child.try_wait().expect("poll crosscast").is_some() {
+            return child.wait_with_output().expect("crosscast output");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("crosscast output");
+            panic!(
+                "crosscast {args:?} did not exit within {WAIT:?}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn clean_env(cmd: &mut Command) {
+    for var in [
+        "HOST",
+        "PORT",
+        "REDIS_URL",
+        "CROSSCAST_ADAPTER",
+        "CROSSCAST_KEY",
+        "CROSSCAST_REQUESTS_TIMEOUT",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("RUST_LOG", "info");
+}
+
+/// Asserts the shape every failure of the command line must have: a non-zero exit, one line
+/// on stderr starting with `crosscast: `, no panic and no backtrace. Returns the line.
+pub fn assert_one_line_error(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "expected a failure, got {:?}", out.status);
+    assert_ne!(out.status.code(), None, "killed by a signal: {:?}", out.status);
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "a panic: {stderr}"
+    );
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line on stderr, got: {stderr}");
+    assert!(
+        lines[0].starts_with("crosscast: "),
+        "unexpected line: {}",
+        lines[0]
+    );
+    lines[0].to_owned()
+}
+
+/// A running `crosscast serve`, killed on drop.
+#[derive(Debug)]
+pub struct Server {
+    child: Child,
+    addr: String,
+    uid: String,
+    stderr_path: PathBuf,
+}
+
+impl Server {
+    /// Starts `crosscast serve --port 0 ARGS` and waits for its start line.
+    pub fn start(args: &[&str]) -> Self {
+        Self::start_with_env(args, &[])
+    }
+
+    /// Like [`Server::start`] with extra environment variables.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut full = vec!["serve"];
+        if !args.contains(&"--port") && !env.iter().any(|(k, _)| *k == "PORT") {
+            full.extend(["--port", "0"]);
+        }
+        full.extend_from_slice(args);
+        Self::spawn(&full, env)
+    }
+
+    /// Spawns `crosscast ARGS` (ARGS start with `serve`) and waits for the start line.
+    pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let stderr_path = std::env::temp_dir().join(format!(
+            "crosscast-serve-{}-{n}.log",
+            std::process::id()
+        ));
+        let log = std::fs::File::create(&stderr_path).expect("create the server log");
+        let mut cmd = Command::new(bin());
+        clean_env(&mut cmd);
+        cmd.args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log);
+        let mut child = cmd.spawn().expect("spawn crosscast serve");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let line = match rx.recv_timeout(WAIT) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "crosscast {args:?} printed no start line within {WAIT:?}; stderr: {}",
+                    std::fs::read_to_string(&stderr_path).unwrap_or_default()
+                );
+            }
+        };
+        let rest = line
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected start line {line:?}"));
+        let (addr, uid) = rest
+            .split_once(" uid=")
+            .unwrap_or_else(|| panic!("no uid in the start line {line:?}"));
+        Self {
+            child,
+            addr: addr.to_owned(),
+            uid: uid.to_owned(),
+            stderr_path,
+        }
+    }
+
+    /// `http://host:port`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `host:port` as printed in the start line.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The uid printed in the start line.
+    pub fn uid(&self) -> &str {
+        &self.uid
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What the server logged so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    /// `GET path` on this server.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http_get(&self.addr, path)
+    }
+
+    /// Sends `signal` (`TERM`, `INT`) with `kill`.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} failed");
+    }
+
+    /// Waits (bounded by [`WAIT`]) for the process to exit.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the server") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit within {WAIT:?}; stderr: {}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.stderr_path);
+    }
+}
+
+/// A plain HTTP/1.1 `GET` (connection closed after the response); returns status and body.
+pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect to the server");
+    stream.set_read_timeout(Some(WAIT)).expect("read timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send the request");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read the response");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {text:?}"));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    (status, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.push_str(&rest[..size]);
+        body = rest[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// A real Socket.IO client (Node.js `socket.io-client`), websocket only, no reconnection.
+#[derive(Debug)]
+pub struct Client {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<Value>,
+    backlog: Vec<Value>,
+    next_ack: u64,
+    /// The socket id the server gave.
+    pub id: String,
+}
+
+impl Client {
+    /// Connects to `url` and waits until connected.
+    pub fn connect(url: &str) -> Self {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/server_support/client.cjs");
+        let mut child = Command::new("node")
+            .arg(&script)
+            .arg(url)
+            .env("NODE_PATH", node_modules())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn node (is Node.js installed?)");
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let Ok(value) = serde_json::from_str::<Value>(&line) else {
+                    continue;
+                };
+                if tx.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut client = Self {
+            child,
+            stdin,
+            lines,
+            backlog: Vec::new(),
+            next_ack: 0,
+            id: String::new(),
+        };
+        let first = client.take(&format!("connection to {url}"), |m| {
+            m["type"] == "connected" || m["type"] == "connect_error"
+        });
+        assert_eq!(first["type"], "connected", "cannot connect to {url}: {first}");
+        client.id = first["id"].as_str().unwrap_or_default().to_owned();
+        client
+    }
+
+    /// Waits (bounded) for the first message matching `pred`, earlier unmatched ones kept.
+    fn take(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.backlog.iter().position(&pred) {
+            return self.backlog.remove(i);
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(m) if pred(&m) => return m,
+                Ok(m) => self.backlog.push(m),
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "timed out after {WAIT:?} waiting for {what}; received meanwhile: {:?}",
+                    self.backlog
+                ),
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("the client exited while waiting for {what}; received: {:?}", self.backlog)
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, command: &Value) {
+        writeln!(self.stdin, "{command}").expect("write to the client");
+        self.stdin.flush().expect("flush the client's stdin");
+    }
+
+    /// Emits `event` with `args`, no acknowledgement.
+    pub fn emit(&mut self, event: &str, args: Value) {
+        self.send(&json!({"op": "emit", "event": event, "args": args}));
+    }
+
+    /// Emits `event` with `args` and waits for the acknowledgement's first argument.
+    pub fn request(&mut self, event: &str, args: Value) -> Value {
+        self.next_ack += 1;
+        let id = self.next_ack;
+        self.send(&json!({"op": "emit", "event": event, "args": args, "ack": id}));
+        let ack = self.take(&format!("the ack of {event}"), |m| {
+            m["type"] == "ack" && m["id"] == id
+        });
+        assert!(ack.get("error").is_none(), "{event} failed: {ack}");
+        ack["value"].clone()
+    }
+
+    /// Waits for the next `event` and returns its arguments.
+    pub fn next_event(&mut self, event: &str) -> Vec<Value> {
+        let m = self.take(&format!("event {event:?}"), |m| {
+            m["type"] == "event" && m["event"] == event
+        });
+        m["args"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Waits for an `event` whose first argument is `first`, and returns every `event`
+    /// received before it (in order), removing them all.
+    pub fn events_until(&mut self, event: &str, first: &Value) -> Vec<Value> {
+        let _ = self.take(&format!("event {event:?} with {first}"), |m| {
+            m["type"] == "event" && m["event"] == event && m["args"][0] == *first
+        });
+        let mut before = Vec::new();
+        self.backlog.retain(|m| {
+            if m["type"] == "event" && m["event"] == event {
+                before.push(m["args"][0].clone());
+                false
+            } else {
+                true
+            }
+        });
+        before
+    }
+
+    /// Waits until the server closes the connection; returns the reason.
+    pub fn next_disconnect(&mut self) -> String {
+        let m = self.take("a disconnection", |m| m["type"] == "disconnect");
+        m["reason"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Repeats `check` until it returns `Some` or [`WAIT`] passes (then panics naming `what`).
+pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {WAIT:?} waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
