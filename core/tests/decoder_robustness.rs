@@ -378,6 +378,19 @@ fn the_depth_limit_counts_containers_the_same_way_in_both_formats() {
         json::decode(&deep_json_maps(depth + 1), &limits()).map(drop),
         too_deep
     );
+    // An empty innermost container counts as a level too.
+    let empty_json = |d: usize| [vec![b'['; d], vec![b']'; d]].concat();
+    let empty_msgpack = |d: usize| [vec![0x91; d - 1], vec![0x90]].concat();
+    assert!(json::decode(&empty_json(depth), &limits()).is_ok());
+    assert!(msgpack::decode(&empty_msgpack(depth), &limits()).is_ok());
+    assert_eq!(
+        json::decode(&empty_json(depth + 1), &limits()).map(drop),
+        too_deep
+    );
+    assert_eq!(
+        msgpack::decode(&empty_msgpack(depth + 1), &limits()).map(drop),
+        too_deep
+    );
 }
 
 #[test]
