@@ -19,6 +19,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use support::decoders::{REQUEST_TYPES, decode_everywhere};
 use support::golden::payloads;
+use support::strategies;
 
 fn limits() -> Limits {
     Limits::default()
@@ -113,6 +114,32 @@ proptest! {
         let golden = payloads();
         let (_, payload) = &golden[which.index(golden.len())];
         let mut bytes = payload.clone();
+        for m in &mutations {
+            apply(&mut bytes, m);
+        }
+        decode_everywhere(&bytes, &limits());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_encodings_of_generated_messages_decode_to_ok_or_err(
+        encoded in prop_oneof![
+            strategies::value().prop_map(|v| msgpack::encode(&v)),
+            strategies::json_value().prop_map(|v| json::to_string(&v).into_bytes()),
+            strategies::request_body().prop_map(|body| {
+                ClassicRequest { uid: Some("u".into()), request_id: Some("r".into()), body }.encode()
+            }),
+            strategies::classic_response().prop_map(|r| r.encode()),
+            (strategies::sharded_body(), strategies::text()).prop_map(|(body, nsp)| {
+                ShardedMessage { uid: "0123456789abcdef".into(), nsp, body }.encode()
+            }),
+        ],
+        mutations in vec(mutation(), 0..4),
+    ) {
+        let mut bytes = encoded;
         for m in &mutations {
             apply(&mut bytes, m);
         }
