@@ -11,7 +11,8 @@ use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(15);
 
-async fn wait_for(rx: &mut Receiver<DriverEvent>, wanted: &DriverEvent) {
+/// Waits for an event like `wanted` (any reason for `Disconnected`) and returns it.
+async fn wait_for(rx: &mut Receiver<DriverEvent>, wanted: &DriverEvent) -> DriverEvent {
     timeout(WAIT, async {
         loop {
             let event = rx.recv().await.expect("event channel open");
@@ -20,12 +21,12 @@ async fn wait_for(rx: &mut Receiver<DriverEvent>, wanted: &DriverEvent) {
                 (a, b) => a == b,
             };
             if same {
-                return;
+                return event;
             }
         }
     })
     .await
-    .unwrap_or_else(|_| panic!("no {wanted:?} within {WAIT:?}"));
+    .unwrap_or_else(|_| panic!("no {wanted:?} within {WAIT:?}"))
 }
 
 async fn restart_mid_test(protocol: Protocol) {
@@ -155,5 +156,53 @@ async fn many_sharded_channels_are_resubscribed() {
     let resubscribed = back.elapsed();
     assert_eq!(shard_channels(&server), CHANNELS);
     println!("{CHANNELS} sharded channels resubscribed {resubscribed:?} after Redis answered PING");
+    driver.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hung_redis_is_noticed_by_the_health_check() {
+    let server = RedisServer::start();
+    let mut config = DriverConfig::new(server.url());
+    config.health_check_interval = Duration::from_millis(200);
+    config.response_timeout = Duration::from_millis(300);
+    config.connect_timeout = Duration::from_millis(300);
+    let (driver, mut rx) = Driver::connect(config).await.expect("connect");
+    driver.subscribe("alive").expect("subscribe");
+    timeout(WAIT, async {
+        while driver.server_count("alive").await.expect("numsub") != 1 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("subscribed");
+
+    // Redis keeps every connection open but answers nothing for 1.5 s.
+    assert_eq!(server.cli(&["CLIENT", "PAUSE", "1500", "ALL"]), "OK");
+    let event = wait_for(
+        &mut rx,
+        &DriverEvent::Disconnected {
+            reason: String::new(),
+        },
+    )
+    .await;
+    assert!(
+        matches!(&event, DriverEvent::Disconnected { reason } if reason.contains("health check")),
+        "{event:?}"
+    );
+    wait_for(&mut rx, &DriverEvent::Resubscribed).await;
+    driver
+        .publish("alive", Bytes::from_static(b"again"))
+        .await
+        .expect("publish after the pause");
+    let got = timeout(WAIT, async {
+        loop {
+            if let Some(DriverEvent::Message { payload, .. }) = rx.recv().await {
+                return payload;
+            }
+        }
+    })
+    .await
+    .expect("delivery resumes");
+    assert_eq!(got, Bytes::from_static(b"again"));
     driver.close().await;
 }

@@ -56,6 +56,10 @@ pub struct DriverConfig {
     pub connect_timeout: Duration,
     /// Bound of one command (`PUBLISH`, `PUBSUB`, a subscription change).
     pub response_timeout: Duration,
+    /// How often the subscriber connection is checked with `PING` (answered within
+    /// `response_timeout`) while idle, to notice a Redis that hangs without closing the
+    /// connection. `Duration::ZERO` disables the check.
+    pub health_check_interval: Duration,
     /// Capacity of the event channel returned by [`Driver::connect`](super::Driver::connect).
     /// When it is full, new events are dropped and counted in
     /// [`DriverStats::dropped`](super::DriverStats::dropped).
@@ -64,7 +68,8 @@ pub struct DriverConfig {
 
 impl DriverConfig {
     /// A configuration for `url` with the defaults: classic, standalone, protocol of the URL,
-    /// backoff 50 ms to 1 s, connect timeout 2 s, response timeout 2 s, 4096 queued events.
+    /// backoff 50 ms to 1 s, connect timeout 2 s, response timeout 2 s, health check every
+    /// 5 s, 4096 queued events.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -76,6 +81,7 @@ impl DriverConfig {
             backoff_max: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(2),
             response_timeout: Duration::from_secs(2),
+            health_check_interval: Duration::from_secs(5),
             event_capacity: 4096,
         }
     }

@@ -32,6 +32,7 @@ pub(crate) struct Target {
     root_cert: Option<Vec<u8>>,
     pub(crate) connect_timeout: Duration,
     pub(crate) response_timeout: Duration,
+    pub(crate) health_check_interval: Duration,
 }
 
 fn parse(url: &str) -> Result<ConnectionInfo, DriverError> {
@@ -79,6 +80,7 @@ impl Target {
             root_cert: config.tls_root_cert_pem.clone(),
             connect_timeout: config.connect_timeout,
             response_timeout: config.response_timeout,
+            health_check_interval: config.health_check_interval,
         })
     }
 
@@ -331,6 +333,23 @@ impl Subscriber {
             }
         }
         Ok(())
+    }
+
+    /// Checks that the subscriber connection answers (`PING`; on a cluster, every master).
+    pub(crate) async fn ping(&mut self) -> RedisResult<()> {
+        match self {
+            Self::Resp2 { sink, .. } => sink.ping::<Value>().await.map(drop),
+            Self::Resp3(c) => redis::cmd("PING").query_async::<Value>(c).await.map(drop),
+            Self::Cluster(c) => {
+                let routing = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+                match c.route_command(redis::cmd("PING").clone(), routing).await? {
+                    Value::Map(per_node) => per_node
+                        .into_iter()
+                        .try_for_each(|(_, v)| v.extract_error().map(drop)),
+                    other => other.extract_error().map(drop),
+                }
+            }
+        }
     }
 
     /// The next message of a RESP2 connection (`None`: the connection is gone). Never resolves

@@ -173,6 +173,13 @@ async fn serve(shared: &Shared, session: &mut Session, resubscribing: bool) -> O
         let Session {
             subscriber, signal, ..
         } = session;
+        let check = shared.target.health_check_interval;
+        let health = async {
+            if check.is_zero() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(check).await;
+        };
         tokio::select! {
             () = shared.changed.notified() => {}
             () = shared.closing.notified() => {}
@@ -180,6 +187,11 @@ async fn serve(shared: &Shared, session: &mut Session, resubscribing: bool) -> O
             msg = subscriber.next_message() => match msg {
                 Some(msg) => shared.sink.message(&msg),
                 None => return Outcome::Lost("subscriber connection closed".into()),
+            },
+            () = health => match tokio::time::timeout(limit, subscriber.ping()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Outcome::Lost(format!("health check failed: {e}")),
+                Err(_) => return Outcome::Lost(format!("health check timed out after {limit:?}")),
             },
         }
     }
