@@ -97,6 +97,21 @@ export async function startPeer(args) {
   return { url: match[1], uid: match[2], child };
 }
 
+/** The rust-peer binary of the crosscast-tests crate (built by `cargo test` / `cargo build`). */
+export const RUST_PEER =
+  process.env.RUST_PEER ?? path.join(here, "..", "..", "target", "debug", "rust-peer");
+
+/** Starts the Rust peer (same contract as peer-server.js); resolves with {url, uid, child}. */
+export async function startRustPeer(args) {
+  const { child, match } = await spawnUntil(
+    RUST_PEER,
+    ["--port", "0", ...args],
+    /listening on (http:\/\/127\.0\.0\.1:\d+) uid=(\S+)\n/,
+    10000,
+  );
+  return { url: match[1], uid: match[2], child };
+}
+
 /** Connects a websocket-only client; resolves once it is connected. */
 export async function connect(url, auth = {}) {
   const socket = connectClient(url, { transports: ["websocket"], reconnection: false, auth });

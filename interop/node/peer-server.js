@@ -28,6 +28,7 @@
 //   x:broadcast-ack ([opts], ack) io.timeout(opts.timeout).emitWithAck('ping') result
 //   x:join-all / x:leave-all (room[, ack])   io.socketsJoin / io.socketsLeave
 //   x:disconnect-room (room[, ack])          io.in(room).disconnectSockets(true)
+//   x:emit ({rooms, except, event, args}, ack) io.to(rooms).except(except).emit(event, ...args)
 // Failed requests answer {error: <message>} instead of the result.
 // Server-side event (from other servers): stats (ack) -> ack({sockets: local count}).
 // A client's handshake `auth` object becomes its `socket.data`.
@@ -221,6 +222,14 @@ function attachHandlers(io, config) {
     socket.on("x:leave-all", (...raw) => {
       const [[room], ack] = splitAck(raw);
       io.socketsLeave(String(room));
+      ack(true);
+    });
+    socket.on("x:emit", (...raw) => {
+      const [[opts], ack] = splitAck(raw);
+      let op = io.of("/");
+      if (opts && opts.rooms !== undefined) op = op.to(opts.rooms);
+      if (opts && opts.except !== undefined) op = op.except(opts.except);
+      op.emit(String(opts.event), ...(Array.isArray(opts.args) ? opts.args : []));
       ack(true);
     });
     socket.on("x:disconnect-room", (...raw) => {

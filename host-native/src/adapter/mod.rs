@@ -114,6 +114,12 @@ impl<E: SocketEmitter> CrosscastAdapter<E> {
         opts.is_local(self.local.server_id())
     }
 
+    /// Whether the operation targets one socket of another server (a
+    /// `RemoteSocket` from `fetch_sockets`): nothing of it applies here.
+    fn only_remote(&self, opts: &BroadcastOptions) -> bool {
+        opts.server_id.is_some_and(|uid| uid != self.local.server_id())
+    }
+
     async fn remote(&self, kind: RequestKind) -> Result<crosscast_core::node::Completion, Error> {
         self.cluster.request(&self.nsp(), kind).await
     }
@@ -233,7 +239,14 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
         } else {
             drop(remote_tx);
         }
-        let (local, _count) = self.local.broadcast_with_ack(packet, opts, Some(timeout));
+        // A remote socket's ack comes through Redis only; options that match no
+        // local socket keep the local stream empty.
+        let local_opts = if self.only_remote(&opts) {
+            BroadcastOptions::default()
+        } else {
+            opts
+        };
+        let (local, _count) = self.local.broadcast_with_ack(packet, local_opts, Some(timeout));
         let remote = RemoteAcks {
             rx: remote_rx,
             adapter: self.me.get().cloned().unwrap_or_default(),
@@ -255,8 +268,10 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
                 rooms: rooms.iter().map(|r| Room::Str(r.to_string())).collect(),
             });
         }
-        self.local.add_sockets(opts, rooms);
-        self.send(Command::RoomsChanged);
+        if !self.only_remote(&opts) {
+            self.local.add_sockets(opts, rooms);
+            self.send(Command::RoomsChanged);
+        }
         Ok(())
     }
 
@@ -272,8 +287,10 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
                 rooms: rooms.iter().map(|r| Room::Str(r.to_string())).collect(),
             });
         }
-        self.local.del_sockets(opts, rooms);
-        self.send(Command::RoomsChanged);
+        if !self.only_remote(&opts) {
+            self.local.del_sockets(opts, rooms);
+            self.send(Command::RoomsChanged);
+        }
         Ok(())
     }
 

@@ -220,7 +220,7 @@ async fn on_connect(socket: SocketRef<A>) {
     });
     socket.on("x:broadcast-ack", async |io: SocketIo<A>, Data(opts): Data<Value>, ack: AckSender<A>| {
         let timeout = opts.get("timeout").and_then(Value::as_u64).unwrap_or(2000);
-        let answer = match io.timeout(Duration::from_millis(timeout)).emit_with_ack::<_, Value>("ping", &()).await {
+        let answer = match io.timeout(Duration::from_millis(timeout)).emit_with_ack::<_, Value>("ping", &[0u8; 0]).await {
             Ok(stream) => {
                 let items: Vec<Value> = stream.filter_map(|(_, r)| async move { r.ok() }).collect().await;
                 Value::Array(items)
@@ -240,6 +240,34 @@ async fn on_connect(socket: SocketRef<A>) {
     socket.on("x:disconnect-room", async |io: SocketIo<A>, Data(room): Data<String>, ack: AckSender<A>| {
         let _ = ack.send(&true);
         let _ = io.within(room).disconnect().await;
+    });
+    socket.on("x:emit", async |io: SocketIo<A>, Data(opts): Data<Value>, ack: AckSender<A>| {
+        let rooms = opt_rooms(&opts);
+        let except: Vec<String> = match opts.get("except") {
+            Some(Value::Str(s)) => vec![s.clone()],
+            Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+            _ => Vec::new(),
+        };
+        let event = opts.get("event").and_then(Value::as_str).unwrap_or("chat message").to_owned();
+        let args: Vec<Value> = opts.get("args").and_then(Value::as_array).map(<[Value]>::to_vec).unwrap_or_default();
+        let op = io.to(rooms).except(except);
+        let _ = match args.len() {
+            0 => op.emit(&event, &()).await,
+            1 => op.emit(&event, &args[0]).await,
+            _ => op.emit(&event, &args).await,
+        };
+        let _ = ack.send(&true);
+    });
+    let c = cluster.clone();
+    socket.on("x:metrics", async move |ack: AckSender<A>| {
+        let m = c.metrics();
+        let _ = ack.send(&Value::map([
+            ("decodeErrors", Value::from(m.core.decode_errors)),
+            ("received", Value::from(m.core.received)),
+            ("reconnects", Value::from(m.driver.reconnects)),
+            ("partial", Value::from(m.core.requests_partial)),
+            ("timedOut", Value::from(m.core.requests_timed_out)),
+        ]));
     });
     let c = cluster.clone();
     socket.on("x:remote-emit", async move |io: SocketIo<A>, Data((id, event)): Data<(String, String)>, ack: AckSender<A>| {
