@@ -26,6 +26,33 @@
 //!   `PUBSUB (SHARD)NUMSUB` over all masters. The subscriber uses RESP3 (the crate delivers
 //!   cluster pub/sub only as pushes). When the connection to any node is lost, the driver
 //!   rebuilds both cluster connections and resubscribes, as for a standalone server.
+//! - **Health.** An idle subscriber is checked with `PING` every `health_check_interval`; no
+//!   answer within `response_timeout` counts as a lost link. A subscription command that
+//!   Redis rejects (e.g. an ACL without channel permission) also counts as a lost link, so it
+//!   is retried with backoff.
+//!
+//! ```no_run
+//! use crosscast::driver::{Driver, DriverConfig, DriverEvent, PubSubKind};
+//!
+//! # async fn run() -> Result<(), crosscast::driver::DriverError> {
+//! let mut config = DriverConfig::new("redis://127.0.0.1:6380/?protocol=resp3");
+//! config.kind = PubSubKind::Sharded;
+//! let (driver, mut events) = Driver::connect(config).await?;
+//! driver.subscribe("socket.io#/#")?;
+//! let servers = driver.server_count("socket.io#/#").await?;
+//! driver.publish("socket.io#/#", b"payload".to_vec()).await?;
+//! while let Some(event) = events.recv().await {
+//!     match event {
+//!         DriverEvent::Message { channel, payload, .. } => { /* hand to the core */ }
+//!         DriverEvent::Resubscribed => { /* the link was down: messages may be lost */ }
+//!         _ => {}
+//!     }
+//! }
+//! # let _ = servers;
+//! driver.close().await;
+//! # Ok(())
+//! # }
+//! ```
 
 mod backoff;
 mod config;
