@@ -8,6 +8,45 @@
 //! The core never reads a clock, opens a socket, spawns or draws random numbers,
 //! and builds for `wasm32-unknown-unknown`.
 //!
+//! ## The run loop
+//!
+//! A [`Node`] is one namespace adapter's share of the cluster. The host feeds it
+//! inputs, each with `now`, and drains its outputs until `None`:
+//!
+//! ```
+//! use crosscast_core::node::{Event, Question, Time};
+//! use crosscast_core::{BroadcastOpts, Node, NodeConfig, Packet, Protocol, Value};
+//!
+//! # fn publish(_channel: &str, _payload: &[u8]) {}
+//! # fn subscribers(_channel: &str) -> u64 { 2 }
+//! let mut node = Node::new(NodeConfig::new("AbC123", "/", Protocol::classic()), Time::from_millis(0))
+//!     .expect("a valid configuration");
+//!
+//! // The app emits to everyone: the host delivers to its own sockets, the node publishes.
+//! node.broadcast(Packet::event("chat message", [Value::from("hi")]), &BroadcastOpts::all());
+//! let fetch = node.fetch_sockets(Time::from_millis(5), &BroadcastOpts::all());
+//!
+//! // Drain every output, then sleep until `poll_timeout` or the next input.
+//! let now = Time::from_millis(5);
+//! loop {
+//!     if let Some(t) = node.poll_transmit() {
+//!         publish(&t.channel, &t.payload); // PUBLISH or SPUBLISH, per `t.kind`
+//!         continue;
+//!     }
+//!     match node.poll_event() {
+//!         Some(Event::Question(Question::ServerCount { id, channel, .. })) => {
+//!             node.answer_server_count(now, id, subscribers(&channel)).expect("asked");
+//!         }
+//!         Some(Event::Completed(done)) => assert_eq!(done.request, fetch),
+//!         Some(_other) => {} // subscribe, apply locally, answer, …
+//!         None => break,
+//!     }
+//! }
+//! // A message from Redis: `node.handle_message(now, channel, payload)`; a deadline:
+//! // `node.handle_timeout(now)` once `node.poll_timeout()` has passed.
+//! assert!(node.poll_timeout().is_some());
+//! ```
+//!
 //! ## The codec
 //!
 //! - [`Value`]: what Node puts on the wire (integers up to 64 bits, float64,
