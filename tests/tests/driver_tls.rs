@@ -23,6 +23,7 @@ async fn tls_round_trip(protocol: Protocol) {
         .await
         .expect_err("untrusted certificate");
     assert!(matches!(err, DriverError::Unreachable { .. }), "{err:?}");
+    assert!(err.to_string().contains("certificate"), "{err}");
 
     let mut config = DriverConfig::new(server.url());
     config.protocol = Some(protocol);
