@@ -192,3 +192,31 @@ async fn sharded_kind_rejects_patterns() {
     assert!(driver.psubscribe("p*").is_err());
     driver.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_last_handle_unsubscribes() {
+    let server = RedisServer::start();
+    let (a, _rx_a) = Driver::connect(DriverConfig::new(server.url()))
+        .await
+        .expect("connect a");
+    let (b, rx_b) = Driver::connect(DriverConfig::new(server.url()))
+        .await
+        .expect("connect b");
+    let b_clone = b.clone();
+    b.subscribe("socket.io-request#/#").expect("subscribe");
+    wait_count(&a, "socket.io-request#/#", 1).await;
+    drop(b);
+    // A clone keeps the driver alive.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        a.server_count("socket.io-request#/#")
+            .await
+            .expect("numsub"),
+        1
+    );
+    assert!(b_clone.is_connected());
+    drop(b_clone);
+    drop(rx_b);
+    wait_count(&a, "socket.io-request#/#", 0).await;
+    a.close().await;
+}
