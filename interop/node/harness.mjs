@@ -148,3 +148,49 @@ export async function eventually(ms, check) {
     }
   }
 }
+
+/**
+ * Starts a Redis Cluster of `masters` masters (no replicas) on free loopback
+ * ports, in a temporary folder; resolves with {urls, children, dir} once every
+ * node reports cluster_state:ok.
+ */
+export async function startRedisCluster(masters = 3) {
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const os = await import("node:os");
+  const { execFileSync } = await import("node:child_process");
+  const dir = mkdtempSync(path.join(os.tmpdir(), "crosscast-cluster-"));
+  const ports = [];
+  while (ports.length < masters) {
+    const port = await freePort();
+    // The cluster bus listens on port + 10000: both must be free and below 55536.
+    if (port < 55536 && !ports.includes(port)) ports.push(port);
+  }
+  const children = [];
+  for (const port of ports) {
+    const { child } = await spawnUntil(
+      "redis-server",
+      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        "--cluster-enabled", "yes", "--cluster-config-file", path.join(dir, `nodes-${port}.conf`),
+        "--dir", dir],
+      /Ready to accept connections/,
+      10000,
+    );
+    children.push(child);
+  }
+  execFileSync("redis-cli", ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`),
+    "--cluster-replicas", "0", "--cluster-yes"], { stdio: "ignore", timeout: 20000 });
+  await eventually(15000, async () => {
+    for (const port of ports) {
+      const info = execFileSync("redis-cli", ["-p", String(port), "cluster", "info"], { timeout: 5000 }).toString();
+      if (!info.includes("cluster_state:ok")) throw new Error(`node ${port}: ${info}`);
+    }
+  });
+  return {
+    urls: ports.map((p) => `redis://127.0.0.1:${p}`),
+    children,
+    stop: async () => {
+      await Promise.all(children.map((c) => stopProcess(c)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

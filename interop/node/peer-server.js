@@ -52,6 +52,7 @@ function readConfig(argv, env) {
       "requests-timeout": { type: "string" },
       client: { type: "string" },
       "subscription-mode": { type: "string" },
+      "redis-cluster": { type: "string" },
     },
     strict: true,
   });
@@ -63,7 +64,11 @@ function readConfig(argv, env) {
     requestsTimeout: Number(values["requests-timeout"] ?? env.REQUESTS_TIMEOUT ?? 5000),
     client: values.client ?? env.REDIS_CLIENT ?? "ioredis",
     subscriptionMode: values["subscription-mode"] ?? env.SUBSCRIPTION_MODE ?? "dynamic",
+    redisCluster: values["redis-cluster"] ?? null,
   };
+  if (config.redisCluster !== null && config.redisUrl === null) {
+    config.redisUrl = config.redisCluster.split(",")[0];
+  }
   if (!Number.isInteger(config.port) || config.port < 0 || config.port > 65535) {
     throw new Error(`bad --port ${config.port}`);
   }
@@ -90,6 +95,16 @@ function readConfig(argv, env) {
 
 /** Opens the publisher and subscriber connections; returns them with a `quit` to close both. */
 async function connectRedis(config) {
+  if (config.redisCluster) {
+    // A Redis Cluster (sharded adapter only): node-redis routes SSUBSCRIBE/SPUBLISH by slot.
+    const { createCluster } = require("redis");
+    const rootNodes = config.redisCluster.split(",").map((url) => ({ url }));
+    const pub = createCluster({ rootNodes });
+    const sub = pub.duplicate();
+    for (const c of [pub, sub]) c.on("error", (e) => console.error("redis error:", e.message));
+    await Promise.all([pub.connect(), sub.connect()]);
+    return { pub, sub, quit: () => Promise.allSettled([pub.quit(), sub.quit()]) };
+  }
   if (config.client === "ioredis") {
     const Redis = require("ioredis");
     const pub = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });

@@ -29,6 +29,7 @@ struct Options {
     key: String,
     requests_timeout: u64,
     mode: SubscriptionMode,
+    cluster: Option<Vec<String>>,
 }
 
 fn options() -> Result<Options, String> {
@@ -39,6 +40,7 @@ fn options() -> Result<Options, String> {
         key: "socket.io".into(),
         requests_timeout: 5000,
         mode: SubscriptionMode::Dynamic,
+        cluster: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -55,6 +57,11 @@ fn options() -> Result<Options, String> {
                     "dynamic-private" => SubscriptionMode::DynamicPrivate,
                     _ => SubscriptionMode::Dynamic,
                 }
+            }
+            "--redis-cluster" => {
+                let nodes: Vec<String> = value.split(',').map(str::to_owned).collect();
+                o.redis_url = nodes[0].clone();
+                o.cluster = Some(nodes);
             }
             other => return Err(format!("unknown flag {other}")),
         }
@@ -98,6 +105,7 @@ async fn main() {
         ClusterConfig::classic(o.redis_url.clone())
     };
     config.key = o.key.clone();
+    config.driver.cluster_nodes = o.cluster.clone();
     config.requests_timeout_ms = o.requests_timeout;
     let cluster = match Cluster::connect(config).await {
         Ok(c) => c,
