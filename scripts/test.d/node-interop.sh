@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Node.js interop suite: peer-server.js (the chat app on the official socket.io
 # Redis adapters) in real clusters on a private redis-server.
-# Needs: Node.js 20+ with npm, redis-server on PATH.
+# Needs: Node.js 20+ with npm, redis-server and redis-cli on PATH.
 set -euo pipefail
-cd "$(dirname "$0")/../../interop/node"
+cd "$(dirname "$0")/../.."
+# The mixed-cluster tests run the Rust interop peer next to the Node servers.
+cargo build -p crosscast-tests --bin rust-peer --locked
+cd interop/node
 if [ ! -d node_modules ]; then
   npm ci --no-audit --no-fund
 fi
