@@ -7,9 +7,12 @@
 //! server-side emit with acknowledgements to the other servers, the server-side events they
 //! send, and counters for `/metrics`.
 //!
-//! Today only [`Cluster::Local`] exists: the single node of the embedded mode on
-//! socketioxide's `LocalAdapter` (one server, no other servers, no server-side events). A Redis
-//! cluster plugs in as another variant plus one more arm in [`launch`].
+//! Two kinds of node:
+//! - [`Cluster::Local`], without `--redis-url`: the single node of the embedded mode on
+//!   socketioxide's `LocalAdapter` (one server, no other servers, no server-side events).
+//! - [`Cluster::Redis`], with `--redis-url`: socketioxide on [`CrosscastAdapter`], a member
+//!   of a cluster of Rust and Node.js servers that speak `@socket.io/redis-adapter`'s classic
+//!   or sharded protocol.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -17,8 +20,10 @@ use crosscast_core::Value;
 use socketioxide::SocketIo;
 use tokio::sync::oneshot;
 
+use crate::adapter::{self, ClusterConfig, CrosscastAdapter};
+
 use super::chat;
-use super::cli::ServeConfig;
+use super::cli::{AdapterKind, ServeConfig};
 use super::serve::{self, ServeError, Served, Shared};
 
 /// A server-side event sent by another server of the cluster (Node's `serverSideEmit`).
@@ -79,19 +84,31 @@ impl Local {
     }
 }
 
+/// A member of a Redis cluster, through the cluster adapter's handle.
+#[derive(Debug)]
+pub(crate) struct Redis {
+    handle: adapter::Cluster,
+}
+
+/// The namespace of the chat app.
+const NSP: &str = "/";
+
 /// What the app asks the cluster. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 #[non_exhaustive]
 pub(crate) enum Cluster {
     /// The embedded single node (socketioxide's `LocalAdapter`).
     Local(Local),
+    /// A member of a Redis cluster (socketioxide's adapter is [`CrosscastAdapter`]).
+    Redis(Redis),
 }
 
 impl Cluster {
     /// This server's id in the cluster (its adapter uid), for logs and `/healthz`.
-    pub(crate) fn uid(&self) -> &str {
+    pub(crate) fn uid(&self) -> String {
         match self {
-            Cluster::Local(local) => &local.uid,
+            Cluster::Local(local) => local.uid.clone(),
+            Cluster::Redis(redis) => redis.handle.uid(NSP).unwrap_or_default(),
         }
     }
 
@@ -99,6 +116,7 @@ impl Cluster {
     pub(crate) fn mode(&self) -> &'static str {
         match self {
             Cluster::Local(_) => "memory",
+            Cluster::Redis(redis) => redis.handle.mode_name(),
         }
     }
 
@@ -106,19 +124,38 @@ impl Cluster {
     pub(crate) async fn server_count(&self) -> Result<u16, ClusterError> {
         match self {
             Cluster::Local(_) => Ok(1),
+            Cluster::Redis(redis) => {
+                let n = redis.handle.server_count(NSP).await.map_err(error)?;
+                Ok(u16::try_from(n).unwrap_or(u16::MAX))
+            }
         }
     }
 
     /// Sends `event` with `args` to every other server and collects their answers, waiting
-    /// at most the configured requests timeout. Answers come in arrival order.
+    /// at most the configured requests timeout. Answers come in arrival order. Fails, as
+    /// Node's `serverSideEmitWithAck` does, when some server did not answer in time.
     pub(crate) async fn server_side_emit_with_ack(
         &self,
         event: &str,
         args: Vec<Value>,
     ) -> Result<Vec<Value>, ClusterError> {
-        let _ = (event, args);
         match self {
             Cluster::Local(_) => Ok(Vec::new()),
+            Cluster::Redis(redis) => {
+                let acks = redis
+                    .handle
+                    .server_side_emit_with_ack(NSP, event, args)
+                    .await
+                    .map_err(error)?;
+                if acks.missing > 0 {
+                    return Err(ClusterError(format!(
+                        "serverSideEmitWithAck timed out: {} of {} servers answered",
+                        acks.values.len(),
+                        acks.values.len() as u64 + acks.missing
+                    )));
+                }
+                Ok(acks.values)
+            }
         }
     }
 
@@ -129,6 +166,30 @@ impl Cluster {
             Cluster::Local(local) => {
                 *local.handler.lock().unwrap_or_else(PoisonError::into_inner) = Some(handler);
             }
+            Cluster::Redis(redis) => {
+                let Some(mut events) = redis.handle.server_side_events(NSP) else {
+                    tracing::warn!("server-side events of {NSP} already have a receiver");
+                    return;
+                };
+                tokio::spawn(async move {
+                    while let Some(event) = events.recv().await {
+                        let (reply, answer) = oneshot::channel();
+                        let ack = event.ack;
+                        handler(ServerEvent {
+                            event: event.event,
+                            args: event.args,
+                            reply: ack.is_some().then_some(reply),
+                        });
+                        if let Some(ack) = ack {
+                            tokio::spawn(async move {
+                                if let Ok(value) = answer.await {
+                                    ack.send(value);
+                                }
+                            });
+                        }
+                    }
+                });
+            }
         }
     }
 
@@ -136,6 +197,7 @@ impl Cluster {
     pub(crate) fn redis_connected(&self) -> Option<bool> {
         match self {
             Cluster::Local(_) => None,
+            Cluster::Redis(redis) => Some(redis.handle.is_connected()),
         }
     }
 
@@ -143,6 +205,19 @@ impl Cluster {
     pub(crate) fn stats(&self) -> ClusterStats {
         match self {
             Cluster::Local(_) => ClusterStats::default(),
+            Cluster::Redis(redis) => {
+                let m = redis.handle.metrics();
+                ClusterStats {
+                    published: m.core.published,
+                    received: m.core.received,
+                    dropped: m.driver.dropped + m.publish_dropped,
+                    decode_errors: m.core.decode_errors,
+                    requests_completed: m.core.requests_completed,
+                    requests_timed_out: m.core.requests_timed_out,
+                    requests_partial: m.core.requests_partial,
+                    reconnects: m.driver.reconnects,
+                }
+            }
         }
     }
 
@@ -150,6 +225,7 @@ impl Cluster {
     pub(crate) async fn close(&self) {
         match self {
             Cluster::Local(_) => {}
+            Cluster::Redis(redis) => redis.handle.close().await,
         }
     }
 }
@@ -168,22 +244,38 @@ impl std::fmt::Debug for Local {
     }
 }
 
+fn error(e: adapter::Error) -> ClusterError {
+    ClusterError(e.to_string())
+}
+
 /// Builds Socket.IO on the adapter `config` asks for, mounts the chat app on namespace `/`,
-/// and serves until SIGTERM or SIGINT.
+/// and serves until SIGTERM or SIGINT. With `--redis-url`, fails when Redis is unreachable.
 pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served, ServeError> {
-    // Until the Redis adapter is wired here, `--redis-url` still connects Redis (health,
-    // bridges) but Socket.IO stays on the local adapter: a node of one.
-    if config.redis_url.is_some() {
-        tracing::warn!(
-            "the Redis cluster adapter is not wired yet: Socket.IO runs on the in-memory adapter \
-             (this server alone)"
-        );
-    }
-    let (layer, io) = SocketIo::builder().build_layer();
-    let cluster = Arc::new(Cluster::Local(Local::new(
-        socketioxide_core::Uid::new().to_string(),
-    )));
-    let app = chat::Chat::new(Arc::clone(&cluster), shared.metrics.clone(), &config);
-    io.ns("/", chat::connect_handler(app.clone()));
-    serve::run(config, shared, io, layer, cluster, app).await
+    let Some(url) = config.redis_url.clone() else {
+        let (layer, io) = SocketIo::builder().build_layer();
+        let cluster = Arc::new(Cluster::Local(Local::new(
+            socketioxide_core::Uid::new().to_string(),
+        )));
+        let chat = chat::Chat::new(Arc::clone(&cluster), shared.metrics.clone(), &config);
+        io.ns(NSP, chat::connect_handler(chat.clone()));
+        return serve::run(config, shared, io, layer, cluster, chat).await;
+    };
+    let mut cluster_config = match config.adapter {
+        AdapterKind::Classic => ClusterConfig::classic(url),
+        AdapterKind::Sharded => ClusterConfig::sharded(url),
+    };
+    cluster_config.key = config.key.clone();
+    cluster_config.requests_timeout_ms = config.requests_timeout;
+    let handle = adapter::Cluster::connect(cluster_config)
+        .await
+        .map_err(|e| ServeError(e.to_string()))?;
+    let (layer, io) = SocketIo::builder()
+        .with_adapter::<CrosscastAdapter<_>>(handle.clone())
+        .build_layer();
+    let cluster = Arc::new(Cluster::Redis(Redis { handle }));
+    let chat = chat::Chat::new(Arc::clone(&cluster), shared.metrics.clone(), &config);
+    io.ns(NSP, chat::connect_handler(chat.clone()))
+        .await
+        .map_err(|e| ServeError(format!("cannot join the cluster: {e}")))?;
+    serve::run(config, shared, io, layer, cluster, chat).await
 }

@@ -325,6 +325,64 @@ fn dechunk(mut body: &str) -> String {
     out
 }
 
+/// `interop/node/peer-server.js` (the same chat app on the official Node.js packages), killed
+/// on drop.
+#[derive(Debug)]
+pub struct NodePeer {
+    child: Child,
+    url: String,
+}
+
+impl NodePeer {
+    /// Starts the peer with `args` (after `--port 0`) and waits for its start line.
+    pub fn start(args: &[&str]) -> Self {
+        node_modules();
+        let script = repo_root().join("interop/node/peer-server.js");
+        let mut child = Command::new("node")
+            .arg(&script)
+            .args(["--port", "0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn node peer-server.js");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let Ok(line) = rx.recv_timeout(WAIT) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("peer-server.js printed no start line within {WAIT:?}");
+        };
+        let url = line
+            .strip_prefix("listening on ")
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("unexpected start line {line:?}"))
+            .to_owned();
+        Self { child, url }
+    }
+
+    /// `http://127.0.0.1:port`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for NodePeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A real Socket.IO client (Node.js `socket.io-client`), websocket only, no reconnection.
 #[derive(Debug)]
 pub struct Client {

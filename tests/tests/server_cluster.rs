@@ -1,0 +1,133 @@
+//! Two `crosscast serve` processes on one private `redis-server`, classic and sharded, and a
+//! mixed cluster with the Node.js peer server: every client of the cluster chats with every
+//! other, rooms span servers, `who` counts the cluster, and `stats` server-side events are
+//! answered.
+#![allow(clippy::unwrap_used)]
+
+mod server_support;
+
+use crosscast_tests::redis_server::RedisServer;
+use serde_json::{Value, json};
+use server_support::{Client, NodePeer, Server, eventually};
+
+/// Two servers on `redis` with `adapter`, and one client on each, once both clients see a
+/// cluster of two servers.
+fn pair(redis: &RedisServer, adapter: &str) -> (Server, Server, Client, Client) {
+    let url = redis.url();
+    let a = Server::start(&["--redis-url", &url, "--adapter", adapter]);
+    let b = Server::start(&["--redis-url", &url, "--adapter", adapter]);
+    let mut alice = Client::connect(&a.url());
+    let mut bob = Client::connect(&b.url());
+    for client in [&mut alice, &mut bob] {
+        eventually("both servers see a cluster of 2 sockets on 2 servers", || {
+            let who = client.request("who", json!([]));
+            (who == json!({"sockets": 2, "servers": 2})).then_some(())
+        });
+    }
+    (a, b, alice, bob)
+}
+
+fn chat_crosses_servers(adapter: &str) {
+    let redis = RedisServer::start();
+    let (_a, _b, mut alice, mut bob) = pair(&redis, adapter);
+    alice.emit("chat message", json!(["from a"]));
+    assert_eq!(bob.next_event("chat message"), vec![json!("from a")]);
+    assert_eq!(alice.next_event("chat message"), vec![json!("from a")]);
+    bob.emit("chat message", json!([{"bin": {"$bin": "AQID"}, "n": 1}]));
+    let expected = vec![json!({"bin": {"$bin": "AQID"}, "n": 1})];
+    assert_eq!(alice.next_event("chat message"), expected);
+    assert_eq!(bob.next_event("chat message"), expected);
+}
+
+#[test]
+fn classic_chat_crosses_servers() {
+    chat_crosses_servers("classic");
+}
+
+#[test]
+fn sharded_chat_crosses_servers() {
+    chat_crosses_servers("sharded");
+}
+
+// Socket.IO handlers run concurrently, so two events of one client may be processed in either
+// order: before sending a marker, a sender waits for its own copy of the previous message
+// (its server delivered it locally and queued it for the others before the marker).
+fn rooms_span_servers(adapter: &str) {
+    let redis = RedisServer::start();
+    let (a, _b, mut alice, mut bob) = pair(&redis, adapter);
+    let mut carol = Client::connect(&a.url());
+    assert_eq!(alice.request("join", json!(["lobby"])), json!(true));
+    assert_eq!(bob.request("join", json!(["lobby"])), json!(true));
+    // The sharded adapter subscribes a room's channel when the room appears: wait until a
+    // room message from b reaches alice on a.
+    eventually("a room message from server b reaches server a", || {
+        bob.emit("room message", json!([{"room": "lobby", "msg": "probe"}]));
+        bob.next_event("chat message");
+        bob.emit("chat message", json!(["probe end"]));
+        let got = alice.events_until("chat message", &json!("probe end"));
+        bob.events_until("chat message", &json!("probe end"));
+        carol.events_until("chat message", &json!("probe end"));
+        got.contains(&json!("probe")).then_some(())
+    });
+
+    bob.emit("room message", json!([{"room": "lobby", "msg": "hi lobby"}]));
+    assert_eq!(bob.next_event("chat message"), vec![json!("hi lobby")]);
+    bob.emit("chat message", json!(["everyone"]));
+    assert_eq!(alice.events_until("chat message", &json!("everyone")), vec![json!("hi lobby")]);
+    assert_eq!(carol.events_until("chat message", &json!("everyone")), Vec::<Value>::new());
+    assert_eq!(bob.events_until("chat message", &json!("everyone")), Vec::<Value>::new());
+
+    // A socket id is a room too: alice on server a reaches bob on server b directly.
+    let bob_id = bob.id.clone();
+    alice.emit("room message", json!([{"room": bob_id, "msg": "direct"}]));
+    assert_eq!(bob.events_until("chat message", &json!("direct")), Vec::<Value>::new());
+}
+
+#[test]
+fn classic_rooms_span_servers() {
+    rooms_span_servers("classic");
+}
+
+#[test]
+fn sharded_rooms_span_servers() {
+    rooms_span_servers("sharded");
+}
+
+#[test]
+fn stats_server_side_event_is_answered_by_the_other_servers() {
+    let redis = RedisServer::start();
+    let (a, _b, mut alice, bob) = pair(&redis, "classic");
+    let _second_on_a = Client::connect(&a.url());
+    // From b's point of view the other server (a) has 2 sockets.
+    let mut bob = bob;
+    assert_eq!(bob.request("x:sse", json!(["stats", []])), json!([{"sockets": 2}]));
+    assert_eq!(alice.request("x:sse", json!(["stats", []])), json!([{"sockets": 1}]));
+}
+
+#[test]
+fn mixed_cluster_with_the_node_peer_server() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let rust = Server::start(&["--redis-url", &url]);
+    let node = NodePeer::start(&["--redis-url", &url]);
+    let mut on_rust = Client::connect(&rust.url());
+    let mut on_node = Client::connect(node.url());
+    eventually("the Node server sees 2 sockets on 2 servers", || {
+        let who = on_node.request("who", json!([]));
+        (who == json!({"sockets": 2, "servers": 2})).then_some(())
+    });
+    eventually("crosscast sees 2 sockets on 2 servers", || {
+        let who = on_rust.request("who", json!([]));
+        (who == json!({"sockets": 2, "servers": 2})).then_some(())
+    });
+    on_node.emit("chat message", json!(["from node"]));
+    assert_eq!(on_rust.next_event("chat message"), vec![json!("from node")]);
+    assert_eq!(on_node.next_event("chat message"), vec![json!("from node")]);
+    on_rust.emit("chat message", json!(["from rust"]));
+    assert_eq!(on_node.next_event("chat message"), vec![json!("from rust")]);
+
+    // Node's serverSideEmitWithAck('stats') is answered by crosscast with its local count.
+    assert_eq!(on_node.request("x:sse", json!(["stats", []])), json!([{"sockets": 1}]));
+    // And crosscast's is answered by the Node server.
+    assert_eq!(on_rust.request("x:sse", json!(["stats", []])), json!([{"sockets": 1}]));
+}
