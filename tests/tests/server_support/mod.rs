@@ -508,6 +508,24 @@ impl Client {
         before
     }
 
+    /// Removes and returns the first arguments of every `event` received so far, without
+    /// waiting.
+    pub fn pending(&mut self, event: &str) -> Vec<Value> {
+        while let Ok(m) = self.lines.try_recv() {
+            self.backlog.push(m);
+        }
+        let mut found = Vec::new();
+        self.backlog.retain(|m| {
+            if m["type"] == "event" && m["event"] == event {
+                found.push(m["args"][0].clone());
+                false
+            } else {
+                true
+            }
+        });
+        found
+    }
+
     /// Waits until the server closes the connection; returns the reason.
     pub fn next_disconnect(&mut self) -> String {
         let m = self.take("a disconnection", |m| m["type"] == "disconnect");
