@@ -28,7 +28,10 @@ fn a_publish_reaches_every_client_exactly_once() {
     assert_eq!(redis.cli(&["PUBLISH", "alerts", "{\"level\":1}"]), "2");
     assert_eq!(redis.cli(&["PUBLISH", "news", "end"]), "2");
     for client in [&mut alice, &mut alex, &mut bob] {
-        assert_eq!(client.events_until("news", &json!("end")), vec![json!("hello")]);
+        assert_eq!(
+            client.events_until("news", &json!("end")),
+            vec![json!("hello")]
+        );
         // The payload is a string, as published.
         assert_eq!(client.next_event("alert"), vec![json!("{\"level\":1}")]);
     }
@@ -41,5 +44,8 @@ fn a_publish_reaches_every_client_exactly_once() {
         assert_eq!(client.pending("alert"), Vec::<Value>::new());
     }
     let metrics = a.get("/metrics").1;
-    assert!(metrics.contains("crosscast_bridge_messages_total 3"), "{metrics}");
+    assert!(
+        metrics.contains("crosscast_bridge_messages_total 3"),
+        "{metrics}"
+    );
 }

@@ -13,8 +13,14 @@ fn chat_message_reaches_every_client_sender_included() {
     let mut alice = Client::connect(&server.url());
     let mut bob = Client::connect(&server.url());
     alice.emit("chat message", json!(["hello from alice"]));
-    assert_eq!(alice.next_event("chat message"), vec![json!("hello from alice")]);
-    assert_eq!(bob.next_event("chat message"), vec![json!("hello from alice")]);
+    assert_eq!(
+        alice.next_event("chat message"),
+        vec![json!("hello from alice")]
+    );
+    assert_eq!(
+        bob.next_event("chat message"),
+        vec![json!("hello from alice")]
+    );
 }
 
 #[test]
@@ -39,17 +45,29 @@ fn rooms_join_leave_and_room_messages() {
     assert_eq!(bob.request("join", json!(["lobby"])), json!(true));
     assert_eq!(carol.request("join", json!(["lobby"])), json!(true));
 
-    alice.emit("room message", json!([{"room": "lobby", "msg": "to the lobby"}]));
+    alice.emit(
+        "room message",
+        json!([{"room": "lobby", "msg": "to the lobby"}]),
+    );
     assert_eq!(bob.next_event("chat message"), vec![json!("to the lobby")]);
-    assert_eq!(carol.next_event("chat message"), vec![json!("to the lobby")]);
+    assert_eq!(
+        carol.next_event("chat message"),
+        vec![json!("to the lobby")]
+    );
 
     assert_eq!(carol.request("leave", json!(["lobby"])), json!(true));
     bob.emit("room message", json!([{"room": "lobby", "msg": "second"}]));
     assert_eq!(bob.next_event("chat message"), vec![json!("second")]);
     bob.emit("chat message", json!(["everyone"]));
     // Carol left before "second"; alice never joined: neither got a room message.
-    assert_eq!(carol.events_until("chat message", &json!("everyone")), Vec::<serde_json::Value>::new());
-    assert_eq!(alice.events_until("chat message", &json!("everyone")), Vec::<serde_json::Value>::new());
+    assert_eq!(
+        carol.events_until("chat message", &json!("everyone")),
+        Vec::<serde_json::Value>::new()
+    );
+    assert_eq!(
+        alice.events_until("chat message", &json!("everyone")),
+        Vec::<serde_json::Value>::new()
+    );
 }
 
 #[test]
@@ -62,17 +80,29 @@ fn sockets_are_in_the_room_of_their_own_id() {
     alice.emit("room message", json!([{"room": bob_id, "msg": "direct"}]));
     assert_eq!(bob.next_event("chat message"), vec![json!("direct")]);
     bob.emit("chat message", json!(["after"]));
-    assert_eq!(carol.events_until("chat message", &json!("after")), Vec::<serde_json::Value>::new());
-    assert_eq!(alice.events_until("chat message", &json!("after")), Vec::<serde_json::Value>::new());
+    assert_eq!(
+        carol.events_until("chat message", &json!("after")),
+        Vec::<serde_json::Value>::new()
+    );
+    assert_eq!(
+        alice.events_until("chat message", &json!("after")),
+        Vec::<serde_json::Value>::new()
+    );
 }
 
 #[test]
 fn who_counts_sockets_and_servers() {
     let server = Server::start(&[]);
     let mut alice = Client::connect(&server.url());
-    assert_eq!(alice.request("who", json!([])), json!({"sockets": 1, "servers": 1}));
+    assert_eq!(
+        alice.request("who", json!([])),
+        json!({"sockets": 1, "servers": 1})
+    );
     let _bob = Client::connect(&server.url());
-    assert_eq!(alice.request("who", json!([])), json!({"sockets": 2, "servers": 1}));
+    assert_eq!(
+        alice.request("who", json!([])),
+        json!({"sockets": 2, "servers": 1})
+    );
 }
 
 #[test]

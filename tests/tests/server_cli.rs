@@ -30,18 +30,32 @@ fn every_command_has_help() {
         assert!(serve.contains(flag), "serve --help lacks {flag}: {serve}");
     }
     let emit = String::from_utf8_lossy(&run(&["emit", "--help"], &[]).stdout).into_owned();
-    for flag in ["--redis-url", "--nsp", "--to", "--except", "<EVENT>", "[ARG]..."] {
+    for flag in [
+        "--redis-url",
+        "--nsp",
+        "--to",
+        "--except",
+        "<EVENT>",
+        "[ARG]...",
+    ] {
         assert!(emit.contains(flag), "emit --help lacks {flag}: {emit}");
     }
 }
 
+/// Arguments, environment, and a word the error must mention.
+type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn invalid_input_is_one_line_and_exit_2() {
-    let cases: [(&[&str], &[(&str, &str)], &str); 8] = [
+    let cases: [Case<'_>; 8] = [
         (&["serve", "--bogus"], &[], "--bogus"),
         (&["serve", "--port", "70000"], &[], "--port"),
         (&["serve", "--adapter", "fancy"], &[], "fancy"),
-        (&["serve", "--requests-timeout", "0"], &[], "--requests-timeout"),
+        (
+            &["serve", "--requests-timeout", "0"],
+            &[],
+            "--requests-timeout",
+        ),
         (&["serve", "--bridge", "no-colon"], &[], "CHANNEL:EVENT"),
         (&["serve"], &[("PORT", "not-a-port")], "not-a-port"),
         (&["emit", "hello"], &[], "--redis-url"),
@@ -51,7 +65,10 @@ fn invalid_input_is_one_line_and_exit_2() {
         let out = run(args, env);
         let line = assert_one_line_error(&out);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {line}");
-        assert!(line.contains(mentions), "{args:?}: {line:?} does not mention {mentions}");
+        assert!(
+            line.contains(mentions),
+            "{args:?}: {line:?} does not mention {mentions}"
+        );
     }
 }
 
@@ -97,10 +114,7 @@ fn host_and_port_come_from_flags_or_environment() {
     drop(server);
 
     let port = free_port();
-    let server = Server::start_with_env(
-        &[],
-        &[("HOST", "127.0.0.1"), ("PORT", &port.to_string())],
-    );
+    let server = Server::start_with_env(&[], &[("HOST", "127.0.0.1"), ("PORT", &port.to_string())]);
     assert_eq!(server.addr(), format!("127.0.0.1:{port}"));
     let (status, body) = server.get("/healthz");
     assert_eq!(status, 200, "{body}");
@@ -115,7 +129,12 @@ fn sigterm_and_sigint_stop_gracefully_with_clients_connected() {
         assert_eq!(who["sockets"], 1, "{who}");
         server.signal(signal);
         let status = server.wait_exit();
-        assert_eq!(status.code(), Some(0), "SIG{signal}: {status:?}\n{}", server.stderr());
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "SIG{signal}: {status:?}\n{}",
+            server.stderr()
+        );
         let reason = client.next_disconnect();
         assert!(!reason.is_empty());
         let log = server.stderr();

@@ -19,10 +19,13 @@ fn pair(redis: &RedisServer, adapter: &str) -> (Server, Server, Client, Client) 
     let mut alice = Client::connect(&a.url());
     let mut bob = Client::connect(&b.url());
     for client in [&mut alice, &mut bob] {
-        eventually("both servers see a cluster of 2 sockets on 2 servers", || {
-            let who = client.request("who", json!([]));
-            (who == json!({"sockets": 2, "servers": 2})).then_some(())
-        });
+        eventually(
+            "both servers see a cluster of 2 sockets on 2 servers",
+            || {
+                let who = client.request("who", json!([]));
+                (who == json!({"sockets": 2, "servers": 2})).then_some(())
+            },
+        );
     }
     (a, b, alice, bob)
 }
@@ -70,17 +73,32 @@ fn rooms_span_servers(adapter: &str) {
         got.contains(&json!("probe")).then_some(())
     });
 
-    bob.emit("room message", json!([{"room": "lobby", "msg": "hi lobby"}]));
+    bob.emit(
+        "room message",
+        json!([{"room": "lobby", "msg": "hi lobby"}]),
+    );
     assert_eq!(bob.next_event("chat message"), vec![json!("hi lobby")]);
     bob.emit("chat message", json!(["everyone"]));
-    assert_eq!(alice.events_until("chat message", &json!("everyone")), vec![json!("hi lobby")]);
-    assert_eq!(carol.events_until("chat message", &json!("everyone")), Vec::<Value>::new());
-    assert_eq!(bob.events_until("chat message", &json!("everyone")), Vec::<Value>::new());
+    assert_eq!(
+        alice.events_until("chat message", &json!("everyone")),
+        vec![json!("hi lobby")]
+    );
+    assert_eq!(
+        carol.events_until("chat message", &json!("everyone")),
+        Vec::<Value>::new()
+    );
+    assert_eq!(
+        bob.events_until("chat message", &json!("everyone")),
+        Vec::<Value>::new()
+    );
 
     // A socket id is a room too: alice on server a reaches bob on server b directly.
     let bob_id = bob.id.clone();
     alice.emit("room message", json!([{"room": bob_id, "msg": "direct"}]));
-    assert_eq!(bob.events_until("chat message", &json!("direct")), Vec::<Value>::new());
+    assert_eq!(
+        bob.events_until("chat message", &json!("direct")),
+        Vec::<Value>::new()
+    );
 }
 
 #[test]
@@ -100,8 +118,14 @@ fn stats_server_side_event_is_answered_by_the_other_servers() {
     let _second_on_a = Client::connect(&a.url());
     // From b's point of view the other server (a) has 2 sockets.
     let mut bob = bob;
-    assert_eq!(bob.request("x:sse", json!(["stats", []])), json!([{"sockets": 2}]));
-    assert_eq!(alice.request("x:sse", json!(["stats", []])), json!([{"sockets": 1}]));
+    assert_eq!(
+        bob.request("x:sse", json!(["stats", []])),
+        json!([{"sockets": 2}])
+    );
+    assert_eq!(
+        alice.request("x:sse", json!(["stats", []])),
+        json!([{"sockets": 1}])
+    );
 }
 
 #[test]
@@ -127,7 +151,13 @@ fn mixed_cluster_with_the_node_peer_server() {
     assert_eq!(on_node.next_event("chat message"), vec![json!("from rust")]);
 
     // Node's serverSideEmitWithAck('stats') is answered by crosscast with its local count.
-    assert_eq!(on_node.request("x:sse", json!(["stats", []])), json!([{"sockets": 1}]));
+    assert_eq!(
+        on_node.request("x:sse", json!(["stats", []])),
+        json!([{"sockets": 1}])
+    );
     // And crosscast's is answered by the Node server.
-    assert_eq!(on_rust.request("x:sse", json!(["stats", []])), json!([{"sockets": 1}]));
+    assert_eq!(
+        on_rust.request("x:sse", json!(["stats", []])),
+        json!([{"sockets": 1}])
+    );
 }

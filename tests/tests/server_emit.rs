@@ -52,7 +52,13 @@ fn emit_reaches_every_client_of_the_cluster_with_json_arguments() {
         "-1.5",
         "true",
     ]);
-    let expected = vec![json!("hello"), json!({"a": [1, null]}), json!(42), json!(-1.5), json!(true)];
+    let expected = vec![
+        json!("hello"),
+        json!({"a": [1, null]}),
+        json!(42),
+        json!(-1.5),
+        json!(true),
+    ];
     assert_eq!(alice.next_event("chat message"), expected);
     assert_eq!(bob.next_event("chat message"), expected);
 }
@@ -73,13 +79,45 @@ fn emit_to_rooms_and_except_rooms() {
     assert_eq!(carol.request("join", json!(["blue"])), json!(true));
 
     emit(&["emit", "--redis-url", &url, "--to", "red", "note", "to red"]);
-    emit(&["emit", "--redis-url", &url, "--to", "blue", "--except", "red", "note", "blue not red"]);
-    emit(&["emit", "--redis-url", &url, "--except", "blue", "note", "not blue"]);
+    emit(&[
+        "emit",
+        "--redis-url",
+        &url,
+        "--to",
+        "blue",
+        "--except",
+        "red",
+        "note",
+        "blue not red",
+    ]);
+    emit(&[
+        "emit",
+        "--redis-url",
+        &url,
+        "--except",
+        "blue",
+        "note",
+        "not blue",
+    ]);
     let carol_id = carol.id.clone();
-    emit(&["emit", "--redis-url", &url, "--to", &carol_id, "note", "to carol"]);
+    emit(&[
+        "emit",
+        "--redis-url",
+        &url,
+        "--to",
+        &carol_id,
+        "note",
+        "to carol",
+    ]);
     emit(&["emit", "--redis-url", &url, "note", "end"]);
-    assert_eq!(alice.events_until("note", &json!("end")), vec![json!("to red"), json!("not blue")]);
-    assert_eq!(bob.events_until("note", &json!("end")), vec![json!("to red")]);
+    assert_eq!(
+        alice.events_until("note", &json!("end")),
+        vec![json!("to red"), json!("not blue")]
+    );
+    assert_eq!(
+        bob.events_until("note", &json!("end")),
+        vec![json!("to red")]
+    );
     assert_eq!(
         carol.events_until("note", &json!("end")),
         vec![json!("blue not red"), json!("to carol")]
@@ -94,10 +132,16 @@ fn emit_with_a_key_prefix_from_the_flag_or_the_environment() {
     let mut alice = Client::connect(&server.url());
     wait_subscribed(&url, "app", &mut [&mut alice]);
     emit(&["emit", "--redis-url", &url, "note", "default key"]);
-    let out = run(&["emit", "--redis-url", &url, "note", "env key"], &[("CROSSCAST_KEY", "app")]);
+    let out = run(
+        &["emit", "--redis-url", &url, "note", "env key"],
+        &[("CROSSCAST_KEY", "app")],
+    );
     assert!(out.status.success());
     emit(&["emit", "--redis-url", &url, "--key", "app", "note", "end"]);
-    assert_eq!(alice.events_until("note", &json!("end")), vec![json!("env key")]);
+    assert_eq!(
+        alice.events_until("note", &json!("end")),
+        vec![json!("env key")]
+    );
 }
 
 #[test]
@@ -107,8 +151,17 @@ fn emit_reaches_the_node_peer_server() {
     let node = NodePeer::start(&["--redis-url", &url]);
     let mut client = Client::connect(node.url());
     wait_subscribed(&url, "socket.io", &mut [&mut client]);
-    emit(&["emit", "--redis-url", &url, "chat message", "{\"from\":\"rust\"}"]);
-    assert_eq!(client.next_event("chat message"), vec![json!({"from": "rust"})]);
+    emit(&[
+        "emit",
+        "--redis-url",
+        &url,
+        "chat message",
+        "{\"from\":\"rust\"}",
+    ]);
+    assert_eq!(
+        client.next_event("chat message"),
+        vec![json!({"from": "rust"})]
+    );
 }
 
 #[test]

@@ -26,7 +26,11 @@ fn the_page_and_the_official_client_are_served_from_the_binary() {
     }
     let (status, js) = server.get("/assets/socket.io.min.js");
     assert_eq!(status, 200);
-    assert!(js.starts_with("/*!\n * Socket.IO v4.8.4"), "{}", &js[..js.len().min(80)]);
+    assert!(
+        js.starts_with("/*!\n * Socket.IO v4.8.4"),
+        "{}",
+        &js[..js.len().min(80)]
+    );
     assert!(js.len() > 20_000, "{} bytes", js.len());
 }
 
@@ -39,7 +43,10 @@ fn healthz_without_redis() {
     assert_eq!(health["status"], "ok");
     assert_eq!(health["adapter"], "memory");
     assert_eq!(health["uid"], server.uid());
-    assert_eq!(health["redis"], json!({"configured": false, "connected": null}));
+    assert_eq!(
+        health["redis"],
+        json!({"configured": false, "connected": null})
+    );
 }
 
 #[test]
@@ -54,7 +61,10 @@ fn healthz_follows_redis_down_and_back() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["adapter"], "classic");
     assert_eq!(body["uid"], server.uid());
-    assert_eq!(body["redis"], json!({"configured": true, "connected": true}));
+    assert_eq!(
+        body["redis"],
+        json!({"configured": true, "connected": true})
+    );
 
     redis.stop();
     let body = eventually("/healthz answers 503", || {
@@ -65,11 +75,16 @@ fn healthz_follows_redis_down_and_back() {
     assert_eq!(body["redis"]["connected"], false);
 
     redis.restart();
-    eventually("/healthz answers 200 again", || (health(&server).0 == 200).then_some(()));
+    eventually("/healthz answers 200 again", || {
+        (health(&server).0 == 200).then_some(())
+    });
     let (status, body) = server.get("/metrics");
     assert_eq!(status, 200);
     assert!(body.contains("crosscast_redis_up 1"), "{body}");
-    let reconnects = sample(&body, "crosscast_redis_reconnects_total{connection=\"bridge\"}");
+    let reconnects = sample(
+        &body,
+        "crosscast_redis_reconnects_total{connection=\"bridge\"}",
+    );
     assert!(reconnects >= 1, "{body}");
 }
 

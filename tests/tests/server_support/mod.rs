@@ -48,7 +48,11 @@ pub fn bin() -> PathBuf {
         .filter_map(|p| newest_mtime(p))
         .max();
     if let Some(newest) = newest {
-        assert!(built >= newest, "{} is older than its sources: {hint}", bin.display());
+        assert!(
+            built >= newest,
+            "{} is older than its sources: {hint}",
+            bin.display()
+        );
     }
     bin
 }
@@ -123,8 +127,17 @@ fn clean_env(cmd: &mut Command) {
 /// on stderr starting with `crosscast: `, no panic and no backtrace. Returns the line.
 pub fn assert_one_line_error(out: &Output) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "expected a failure, got {:?}", out.status);
-    assert_ne!(out.status.code(), None, "killed by a signal: {:?}", out.status);
+    assert!(
+        !out.status.success(),
+        "expected a failure, got {:?}",
+        out.status
+    );
+    assert_ne!(
+        out.status.code(),
+        None,
+        "killed by a signal: {:?}",
+        out.status
+    );
     assert!(
         !stderr.contains("panicked") && !stderr.contains("backtrace"),
         "a panic: {stderr}"
@@ -168,10 +181,8 @@ impl Server {
     pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Self {
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let stderr_path = std::env::temp_dir().join(format!(
-            "crosscast-serve-{}-{n}.log",
-            std::process::id()
-        ));
+        let stderr_path =
+            std::env::temp_dir().join(format!("crosscast-serve-{}-{n}.log", std::process::id()));
         let log = std::fs::File::create(&stderr_path).expect("create the server log");
         let mut cmd = Command::new(bin());
         clean_env(&mut cmd);
@@ -398,7 +409,8 @@ pub struct Client {
 impl Client {
     /// Connects to `url` and waits until connected.
     pub fn connect(url: &str) -> Self {
-        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/server_support/client.cjs");
+        let script =
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/server_support/client.cjs");
         let mut child = Command::new("node")
             .arg(&script)
             .arg(url)
@@ -433,7 +445,10 @@ impl Client {
         let first = client.take(&format!("connection to {url}"), |m| {
             m["type"] == "connected" || m["type"] == "connect_error"
         });
-        assert_eq!(first["type"], "connected", "cannot connect to {url}: {first}");
+        assert_eq!(
+            first["type"], "connected",
+            "cannot connect to {url}: {first}"
+        );
         client.id = first["id"].as_str().unwrap_or_default().to_owned();
         client
     }
@@ -454,7 +469,10 @@ impl Client {
                     self.backlog
                 ),
                 Err(RecvTimeoutError::Disconnected) => {
-                    panic!("the client exited while waiting for {what}; received: {:?}", self.backlog)
+                    panic!(
+                        "the client exited while waiting for {what}; received: {:?}",
+                        self.backlog
+                    )
                 }
             }
         }
@@ -547,7 +565,10 @@ pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
         if let Some(v) = check() {
             return v;
         }
-        assert!(Instant::now() < deadline, "timed out after {WAIT:?} waiting until {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {WAIT:?} waiting until {what}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
