@@ -4,7 +4,7 @@
 
 mod server_support;
 
-use crosscast_tests::redis_server::free_port;
+use crosscast_tests::redis_server::{RedisServer, free_port};
 use server_support::{Client, Server, assert_one_line_error, run};
 
 #[test]
@@ -122,8 +122,11 @@ fn host_and_port_come_from_flags_or_environment() {
 
 #[test]
 fn sigterm_and_sigint_stop_gracefully_with_clients_connected() {
-    for signal in ["TERM", "INT"] {
-        let mut server = Server::start(&[]);
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let cluster = ["--redis-url", url.as_str(), "--bridge", "news:news"];
+    for (signal, args) in [("TERM", &[][..]), ("INT", &[][..]), ("TERM", &cluster[..])] {
+        let mut server = Server::start(args);
         let mut client = Client::connect(&server.url());
         let who = client.request("who", serde_json::json!([]));
         assert_eq!(who["sockets"], 1, "{who}");
@@ -141,4 +144,7 @@ fn sigterm_and_sigint_stop_gracefully_with_clients_connected() {
         assert!(log.contains(&format!("SIG{signal}")), "{log}");
         assert!(!log.contains("panicked"), "{log}");
     }
+    // The cluster server left Redis: no subscriber remains.
+    assert_eq!(redis.cli(&["PUBSUB", "NUMSUB", "news"]), "news\n0");
+    assert_eq!(redis.cli(&["PUBSUB", "NUMPAT"]), "0");
 }

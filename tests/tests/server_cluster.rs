@@ -32,7 +32,7 @@ fn pair(redis: &RedisServer, adapter: &str) -> (Server, Server, Client, Client) 
 
 fn chat_crosses_servers(adapter: &str) {
     let redis = RedisServer::start();
-    let (_a, _b, mut alice, mut bob) = pair(&redis, adapter);
+    let (a, b, mut alice, mut bob) = pair(&redis, adapter);
     alice.emit("chat message", json!(["from a"]));
     assert_eq!(bob.next_event("chat message"), vec![json!("from a")]);
     assert_eq!(alice.next_event("chat message"), vec![json!("from a")]);
@@ -40,6 +40,30 @@ fn chat_crosses_servers(adapter: &str) {
     let expected = vec![json!({"bin": {"$bin": "AQID"}, "n": 1})];
     assert_eq!(alice.next_event("chat message"), expected);
     assert_eq!(bob.next_event("chat message"), expected);
+
+    for server in [&a, &b] {
+        let (status, health) = server.get("/healthz");
+        assert_eq!(status, 200, "{health}");
+        let health: Value = serde_json::from_str(&health).unwrap();
+        assert_eq!(health["adapter"], adapter);
+        assert_eq!(health["uid"], server.uid());
+        assert_eq!(health["redis"]["connected"], true);
+        let metrics = server.get("/metrics").1;
+        for name in [
+            "crosscast_messages_published_total",
+            "crosscast_messages_received_total",
+        ] {
+            assert!(sample(&metrics, name) >= 1, "{name}: {metrics}");
+        }
+        assert_eq!(sample(&metrics, "crosscast_decode_errors_total"), 0);
+    }
+}
+
+/// The value of the sample `name` (with labels) in a Prometheus text.
+fn sample(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no sample {name} in {text}"))
 }
 
 #[test]

@@ -25,7 +25,6 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Data, SocketRef};
 use tracing::{debug, warn};
 
-use super::cli::ServeConfig;
 use super::cluster::{Cluster, ServerEvent};
 use super::metrics::Metrics;
 use super::value;
@@ -39,7 +38,7 @@ pub(crate) struct Chat {
 
 impl Chat {
     /// The app on `cluster`, counting in `metrics`.
-    pub(crate) fn new(cluster: Arc<Cluster>, metrics: Arc<Metrics>, _config: &ServeConfig) -> Self {
+    pub(crate) fn new(cluster: Arc<Cluster>, metrics: Arc<Metrics>) -> Self {
         Self { cluster, metrics }
     }
 
