@@ -118,6 +118,9 @@ fn host_and_port_come_from_flags_or_environment() {
     assert_eq!(server.addr(), format!("127.0.0.1:{port}"));
     let (status, body) = server.get("/healthz");
     assert_eq!(status, 200, "{body}");
+    // The log names the URL too.
+    let log = server.stderr();
+    assert!(log.contains(&format!("listening on http://127.0.0.1:{port}")), "{log}");
 }
 
 #[test]

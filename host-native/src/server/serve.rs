@@ -126,12 +126,13 @@ pub(crate) async fn run<A: Adapter>(
         })
         .into_future();
     let mut server = tokio::spawn(server);
-    // The one start line: tools wait for it (same shape as interop/node/peer-server.js).
+    // The start line on stdout, which tools wait for (the shape of
+    // interop/node/peer-server.js), and the same in the log.
     println!("listening on http://{local} uid={}", cluster.uid());
     info!(
         adapter = cluster.mode(),
-        redis = config.redis_url.is_some(),
-        "crosscast {} started",
+        uid = %cluster.uid(),
+        "crosscast {} listening on http://{local}",
         env!("CARGO_PKG_VERSION")
     );
 
