@@ -120,7 +120,10 @@ fn host_and_port_come_from_flags_or_environment() {
     assert_eq!(status, 200, "{body}");
     // The log names the URL too.
     let log = server.stderr();
-    assert!(log.contains(&format!("listening on http://127.0.0.1:{port}")), "{log}");
+    assert!(
+        log.contains(&format!("listening on http://127.0.0.1:{port}")),
+        "{log}"
+    );
 }
 
 #[test]
