@@ -5,7 +5,7 @@
 mod server_support;
 
 use crosscast_tests::redis_server::{RedisServer, free_port};
-use server_support::{Client, Server, assert_one_line_error, run};
+use server_support::{Client, Server, assert_one_line_error, eventually, run};
 
 #[test]
 fn every_command_has_help() {
@@ -118,12 +118,11 @@ fn host_and_port_come_from_flags_or_environment() {
     assert_eq!(server.addr(), format!("127.0.0.1:{port}"));
     let (status, body) = server.get("/healthz");
     assert_eq!(status, 200, "{body}");
-    // The log names the URL too.
-    let log = server.stderr();
-    assert!(
-        log.contains(&format!("listening on http://127.0.0.1:{port}")),
-        "{log}"
-    );
+    // The log names the URL too (written right after the start line).
+    let wanted = format!("listening on http://127.0.0.1:{port}");
+    eventually("the log names the URL", || {
+        server.stderr().contains(&wanted).then_some(())
+    });
 }
 
 #[test]
