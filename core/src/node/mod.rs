@@ -367,6 +367,21 @@ impl Node {
         .encode()
     }
 
+    /// Publishes an answer on `channel`, in the form of the protocol in use.
+    fn respond<T>(
+        &mut self,
+        channel: String,
+        data: T,
+        classic: impl FnOnce(T) -> ClassicResponse,
+        sharded: impl FnOnce(T) -> ShardedBody,
+    ) {
+        let payload = match self.wire {
+            Wire::Classic { .. } => classic(data).encode(),
+            Wire::Sharded { .. } => self.sharded(sharded(data)),
+        };
+        self.publish(channel, payload);
+    }
+
     fn send_membership(&mut self, body: ShardedBody) {
         let channel = match &self.wire {
             Wire::Classic { members, .. } => members.clone(),
@@ -832,18 +847,18 @@ impl Node {
         };
         match purpose {
             Purpose::Fetch { reply } => {
-                let payload = match self.wire {
-                    Wire::Classic { .. } => ClassicResponse::Fetch {
-                        request_id: reply.wire_id,
+                self.respond(
+                    reply.channel,
+                    (reply.wire_id, sockets),
+                    |(request_id, sockets)| ClassicResponse::Fetch {
+                        request_id,
                         sockets,
-                    }
-                    .encode(),
-                    Wire::Sharded { .. } => self.sharded(ShardedBody::FetchSocketsResponse {
-                        request_id: reply.wire_id,
+                    },
+                    |(request_id, sockets)| ShardedBody::FetchSocketsResponse {
+                        request_id,
                         sockets,
-                    }),
-                };
-                self.publish(reply.channel, payload);
+                    },
+                );
             }
             Purpose::SocketIds { reply } => {
                 let payload = ClassicResponse::Sockets {
@@ -921,18 +936,18 @@ impl Node {
         entry.count_sent = true;
         let channel = entry.reply.channel.clone();
         let request_id = entry.reply.wire_id.clone();
-        let payload = match self.wire {
-            Wire::Classic { .. } => ClassicResponse::ClientCount {
+        self.respond(
+            channel,
+            (request_id, count),
+            |(request_id, client_count)| ClassicResponse::ClientCount {
                 request_id,
-                client_count: count,
-            }
-            .encode(),
-            Wire::Sharded { .. } => self.sharded(ShardedBody::BroadcastClientCount {
+                client_count,
+            },
+            |(request_id, client_count)| ShardedBody::BroadcastClientCount {
                 request_id,
-                client_count: count,
-            }),
-        };
-        self.publish(channel, payload);
+                client_count,
+            },
+        );
         Ok(())
     }
 
@@ -952,18 +967,12 @@ impl Node {
         };
         let channel = entry.reply.channel.clone();
         let request_id = entry.reply.wire_id.clone();
-        let payload = match self.wire {
-            Wire::Classic { .. } => ClassicResponse::Ack {
-                request_id,
-                packet: value,
-            }
-            .encode(),
-            Wire::Sharded { .. } => self.sharded(ShardedBody::BroadcastAck {
-                request_id,
-                packet: value,
-            }),
-        };
-        self.publish(channel, payload);
+        self.respond(
+            channel,
+            (request_id, value),
+            |(request_id, packet)| ClassicResponse::Ack { request_id, packet },
+            |(request_id, packet)| ShardedBody::BroadcastAck { request_id, packet },
+        );
         Ok(())
     }
 
@@ -982,18 +991,15 @@ impl Node {
             self.stats.late_host_answers += 1;
             return Ok(());
         };
-        let payload = match self.wire {
-            Wire::Classic { .. } => ClassicResponse::ServerSideEmit {
-                request_id: reply.wire_id,
-                data: value,
-            }
-            .encode(),
-            Wire::Sharded { .. } => self.sharded(ShardedBody::ServerSideEmitResponse {
-                request_id: reply.wire_id,
+        self.respond(
+            reply.channel,
+            (reply.wire_id, value),
+            |(request_id, data)| ClassicResponse::ServerSideEmit { request_id, data },
+            |(request_id, value)| ShardedBody::ServerSideEmitResponse {
+                request_id,
                 packet: value.unwrap_or(Value::Nil),
-            }),
-        };
-        self.publish(reply.channel, payload);
+            },
+        );
         Ok(())
     }
 

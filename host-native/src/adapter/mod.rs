@@ -117,7 +117,36 @@ impl<E: SocketEmitter> CrosscastAdapter<E> {
     /// Whether the operation targets one socket of another server (a
     /// `RemoteSocket` from `fetch_sockets`): nothing of it applies here.
     fn only_remote(&self, opts: &BroadcastOptions) -> bool {
-        opts.server_id.is_some_and(|uid| uid != self.local.server_id())
+        opts.server_id
+            .is_some_and(|uid| uid != self.local.server_id())
+    }
+
+    /// Joins (`join`) or leaves `rooms` for the sockets matching `opts`: this
+    /// server's at once, the others' through the node.
+    fn change_rooms(&self, opts: BroadcastOptions, rooms: Vec<SioRoom>, join: bool) {
+        if !self.stays_local(&opts) {
+            let wire = wire_opts(&opts, &self.cluster.inner.ids);
+            let names = rooms.iter().map(|r| Room::Str(r.to_string())).collect();
+            self.send(if join {
+                Command::Join {
+                    opts: wire,
+                    rooms: names,
+                }
+            } else {
+                Command::Leave {
+                    opts: wire,
+                    rooms: names,
+                }
+            });
+        }
+        if !self.only_remote(&opts) {
+            if join {
+                self.local.add_sockets(opts, rooms);
+            } else {
+                self.local.del_sockets(opts, rooms);
+            }
+            self.send(Command::RoomsChanged);
+        }
     }
 
     async fn remote(&self, kind: RequestKind) -> Result<crosscast_core::node::Completion, Error> {
@@ -246,7 +275,9 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
         } else {
             opts
         };
-        let (local, _count) = self.local.broadcast_with_ack(packet, local_opts, Some(timeout));
+        let (local, _count) = self
+            .local
+            .broadcast_with_ack(packet, local_opts, Some(timeout));
         let remote = RemoteAcks {
             rx: remote_rx,
             adapter: self.me.get().cloned().unwrap_or_default(),
@@ -261,17 +292,7 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
         opts: BroadcastOptions,
         rooms: impl RoomParam,
     ) -> Result<(), Error> {
-        let rooms: Vec<SioRoom> = rooms.into_room_iter().collect();
-        if !self.stays_local(&opts) {
-            self.send(Command::Join {
-                opts: wire_opts(&opts, &self.cluster.inner.ids),
-                rooms: rooms.iter().map(|r| Room::Str(r.to_string())).collect(),
-            });
-        }
-        if !self.only_remote(&opts) {
-            self.local.add_sockets(opts, rooms);
-            self.send(Command::RoomsChanged);
-        }
+        self.change_rooms(opts, rooms.into_room_iter().collect(), true);
         Ok(())
     }
 
@@ -280,17 +301,7 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
         opts: BroadcastOptions,
         rooms: impl RoomParam,
     ) -> Result<(), Error> {
-        let rooms: Vec<SioRoom> = rooms.into_room_iter().collect();
-        if !self.stays_local(&opts) {
-            self.send(Command::Leave {
-                opts: wire_opts(&opts, &self.cluster.inner.ids),
-                rooms: rooms.iter().map(|r| Room::Str(r.to_string())).collect(),
-            });
-        }
-        if !self.only_remote(&opts) {
-            self.local.del_sockets(opts, rooms);
-            self.send(Command::RoomsChanged);
-        }
+        self.change_rooms(opts, rooms.into_room_iter().collect(), false);
         Ok(())
     }
 
