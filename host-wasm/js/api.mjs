@@ -1,10 +1,4 @@
-// The public API, shared by every entry. Entries initialise the wasm first.
-export { Emitter, BroadcastOperator } from "./emitter.mjs";
-export { CrosscastError } from "./error.mjs";
-export {
-  EmitterCore,
-  encodeMsgpack,
-  decodeMsgpack,
-  encodeJson,
-  decodeJson,
-} from "../pkg/crosscast_wasm.js";
+// The public API of the Node.js (ESM and CommonJS), Deno and Bun entries.
+// Entries initialise the wasm first.
+export * from "./common.mjs";
+export { createAdapter, createShardedAdapter, CrosscastAdapter } from "./adapter.mjs";

@@ -23,7 +23,7 @@
 //!
 //! Nesting deeper than [`MAX_DEPTH`] (a cycle, for instance) is `VALUE_TOO_DEEP`.
 
-use crosscast_core::{BroadcastOpts, Flags, Room, Timestamp, Value};
+use crosscast_core::{BroadcastOpts, Flags, Room, SocketInfo, Timestamp, Value};
 use js_sys::{Array, ArrayBuffer, Date, Object, Reflect, Uint8Array};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
@@ -38,6 +38,15 @@ const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 /// Converts a JavaScript value to a [`Value`].
 pub fn to_value(js: &JsValue) -> Result<Value, BindingError> {
     convert(js, 0)?.ok_or_else(|| unsupported(js))
+}
+
+/// Converts a value that may be absent: `undefined` is `None` (an ack without
+/// argument), anything else as [`to_value`].
+pub fn to_optional_value(js: &JsValue) -> Result<Option<Value>, BindingError> {
+    if js.is_undefined() {
+        return Ok(None);
+    }
+    to_value(js).map(Some)
 }
 
 /// Converts each element of `items` (event arguments, for instance).
@@ -198,7 +207,8 @@ pub fn to_js(value: &Value) -> JsValue {
     }
 }
 
-/// Reads broadcast options `{rooms?, except?, flags?: {volatile?, compress?}}`.
+/// Reads broadcast options `{rooms?, except?, flags?: {volatile?, compress?, timeout?}}`
+/// (other flags, such as socket.io's `local`, are not read).
 /// `rooms` and `except` may be arrays or `Set`s of strings and integers.
 pub fn to_opts(js: &JsValue) -> Result<BroadcastOpts, BindingError> {
     if js.is_undefined() || js.is_null() {
@@ -215,12 +225,22 @@ pub fn to_opts(js: &JsValue) -> Result<BroadcastOpts, BindingError> {
             None
         }
     };
+    let timeout = if flags_js.is_object() {
+        Reflect::get(&flags_js, &JsValue::from_str("timeout"))
+            .ok()
+            .and_then(|v| v.as_f64())
+            .filter(|t| t.is_finite() && *t >= 0.0)
+            .map(|t| t as u64)
+    } else {
+        None
+    };
     Ok(BroadcastOpts {
         rooms: to_rooms(&get("rooms"))?,
         except: to_rooms(&get("except"))?,
         flags: Flags {
             volatile: flag("volatile"),
             compress: flag("compress"),
+            timeout,
             ..Flags::default()
         },
     })
@@ -250,6 +270,84 @@ fn to_room(js: &JsValue) -> Result<Room, BindingError> {
             format!("a room is a string or an integer, not a {}", type_name(js)),
         )),
     }
+}
+
+/// Writes broadcast options as `{rooms: Room[], except: Room[], flags}` where
+/// `flags` holds `volatile`, `compress` and `timeout` when set.
+pub fn opts_to_js(opts: &BroadcastOpts) -> JsValue {
+    let object = Object::new();
+    set(&object, "rooms", &rooms_to_js(&opts.rooms));
+    set(&object, "except", &rooms_to_js(&opts.except));
+    let flags = Object::new();
+    if let Some(v) = opts.flags.volatile {
+        set(&flags, "volatile", &JsValue::from_bool(v));
+    }
+    if let Some(c) = opts.flags.compress {
+        set(&flags, "compress", &JsValue::from_bool(c));
+    }
+    if let Some(t) = opts.flags.timeout {
+        set(&flags, "timeout", &JsValue::from_f64(t as f64));
+    }
+    set(&object, "flags", &flags);
+    object.into()
+}
+
+/// Writes rooms as an array of strings and numbers.
+pub fn rooms_to_js(rooms: &[Room]) -> JsValue {
+    rooms.iter().map(room_to_js).collect::<Array>().into()
+}
+
+/// A room as JavaScript: a string, or a number for [`Room::Int`].
+pub fn room_to_js(room: &Room) -> JsValue {
+    match room {
+        Room::Str(s) => JsValue::from_str(s),
+        Room::Int(i) => JsValue::from_f64(*i as f64),
+    }
+}
+
+/// Reads one room (a string or a safe integer).
+pub fn to_single_room(js: &JsValue) -> Result<Room, BindingError> {
+    to_room(js)
+}
+
+/// Reads sockets as `fetchSockets` answers them: an iterable of
+/// `{id, handshake?, rooms?, data?}`; `rooms` is an iterable of rooms.
+pub fn to_socket_infos(js: &JsValue) -> Result<Vec<SocketInfo>, BindingError> {
+    Array::from(js)
+        .iter()
+        .map(|socket| {
+            let get = |name: &str| {
+                Reflect::get(&socket, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+            };
+            let id = get("id").as_string().ok_or_else(|| {
+                BindingError::new("INVALID_ARGUMENT", "a socket needs a string id")
+            })?;
+            Ok(SocketInfo {
+                id,
+                handshake: to_optional_value(&get("handshake"))?,
+                rooms: to_rooms(&get("rooms"))?,
+                data: to_optional_value(&get("data"))?,
+            })
+        })
+        .collect()
+}
+
+/// Writes a socket of a fetchSockets answer as `{id, handshake, rooms, data}`
+/// (`handshake` and `data` are `undefined` when absent).
+pub fn socket_info_to_js(socket: &SocketInfo) -> JsValue {
+    let object = Object::new();
+    set(&object, "id", &JsValue::from_str(&socket.id));
+    let optional = |v: &Option<Value>| v.as_ref().map(to_js).unwrap_or(JsValue::UNDEFINED);
+    set(&object, "handshake", &optional(&socket.handshake));
+    set(&object, "rooms", &rooms_to_js(&socket.rooms));
+    set(&object, "data", &optional(&socket.data));
+    object.into()
+}
+
+/// Sets `key` on a plain object the bindings created.
+pub fn set(object: &Object, key: &str, value: &JsValue) {
+    // Defining a property on a fresh plain object cannot fail.
+    let _ = Reflect::set(object, &JsValue::from_str(key), value);
 }
 
 #[cfg(test)]

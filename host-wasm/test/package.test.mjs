@@ -177,7 +177,7 @@ test("workerd runs the Emitter in a worker that publishes through fetch()", asyn
   const modules = [
     ["worker.mjs", "esModule", "worker.mjs"],
     ["crosscast/js/workerd.mjs", "esModule", `${pkg}/js/workerd.mjs`],
-    ["crosscast/js/api.mjs", "esModule", `${pkg}/js/api.mjs`],
+    ["crosscast/js/common.mjs", "esModule", `${pkg}/js/common.mjs`],
     ["crosscast/js/emitter.mjs", "esModule", `${pkg}/js/emitter.mjs`],
     ["crosscast/js/error.mjs", "esModule", `${pkg}/js/error.mjs`],
     ["crosscast/pkg/crosscast_wasm.js", "esModule", `${pkg}/pkg/crosscast_wasm.js`],

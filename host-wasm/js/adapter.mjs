@@ -1,0 +1,411 @@
+// The socket.io Adapter of the crosscast package: a drop-in replacement for
+// @socket.io/redis-adapter 8.3.0 (`createAdapter`, `createShardedAdapter`),
+// driven by the wasm cluster node (NodeCore). This layer holds no protocol
+// logic: the node decides what to publish, where, and when a request ends;
+// this class delivers its own server's part of each operation locally (as the
+// official adapters do), feeds the node its inputs, and carries out the
+// node's outputs (publish, subscribe, apply, answer) until there are none.
+import adapterModule from "socket.io-adapter";
+import { NodeCore } from "../pkg/crosscast_wasm.js";
+import { CrosscastError } from "./error.mjs";
+import { RedisLink } from "./redis-client.mjs";
+
+const { Adapter } = adapterModule;
+
+/** Milliseconds on the adapters' clock: never later than the real time. */
+const now = () => Math.floor(performance.now());
+
+const URL_SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+function randomBytes(n) {
+  const bytes = new Uint8Array(n);
+  if (globalThis.crypto?.getRandomValues) return globalThis.crypto.getRandomValues(bytes);
+  for (let i = 0; i < n; i++) bytes[i] = Math.floor(Math.random() * 256);
+  return bytes;
+}
+
+/** 6 URL-safe characters (the classic adapter's uid2(6)). */
+const classicUid = () => Array.from(randomBytes(6), (b) => URL_SAFE[b & 63]).join("");
+/** 16 hex characters (the sharded adapter's randomId()). */
+const shardedUid = () => Array.from(randomBytes(8), (b) => b.toString(16).padStart(2, "0")).join("");
+
+/** socket.io's `{rooms: Set, except: Set, flags}` as the node reads it. */
+const wireOpts = (opts) => ({
+  rooms: [...(opts?.rooms ?? [])],
+  except: [...(opts?.except ?? [])],
+  flags: opts?.flags ?? {},
+});
+
+/** The node's `{rooms: [], except: [], flags}` as socket.io's local adapter reads it. */
+const localOpts = (opts) => ({
+  rooms: new Set(opts.rooms),
+  except: new Set(opts.except),
+  flags: opts.flags,
+});
+
+const timeoutError = (what) => new Error(`timeout reached while waiting for ${what} response`);
+const closedError = () => new CrosscastError("the adapter is closed", "ADAPTER_CLOSED");
+
+/** A local socket as a fetchSockets answer describes it (no sessionStore). */
+function describeSocket(socket) {
+  const { sessionStore, ...handshake } = socket.handshake ?? {};
+  return { id: socket.id, handshake, rooms: [...socket.rooms], data: socket.data };
+}
+
+/**
+ * The adapter of one namespace. Built by the function that `createAdapter` or
+ * `createShardedAdapter` returns; not meant to be constructed directly.
+ */
+export class CrosscastAdapter extends Adapter {
+  constructor(nsp, pubClient, subClient, config) {
+    super(nsp);
+    this.pubClient = pubClient;
+    this.subClient = subClient;
+    this.requestsTimeout = config.requestsTimeout;
+    this.link = new RedisLink(pubClient, subClient, (channel, payload) =>
+      this._input(() => this.core.handleMessage(now(), channel, payload)),
+    );
+    this.core = new NodeCore({ ...config, nsp: nsp.name }, now());
+    this.uid = this.core.uid;
+    /** request id -> {done(completion), onAck?(value)} */
+    this.pending = new Map();
+    /** The last server count Redis reported (this server included). */
+    this.lastServerCount = 1;
+    this.draining = false;
+    this.closed = false;
+    this.timer = undefined;
+    this.timerAt = undefined;
+    // Rooms appearing and disappearing locally: the node decides which need a
+    // channel (sharded dynamic modes); elsewhere it ignores them.
+    // A room that is neither a string nor a number has no channel.
+    const roomHook = (handle) => (room) =>
+      this._input(() => {
+        try {
+          handle(room);
+        } catch {}
+      });
+    this.on("create-room", roomHook((room) => this.core.handleRoomAdded(room)));
+    this.on("delete-room", roomHook((room) => this.core.handleRoomRemoved(room)));
+    this._drain();
+  }
+
+  // ---- the run loop -------------------------------------------------------------
+
+  /** Feeds one input to the node, then carries out its outputs. */
+  _input(feed) {
+    try {
+      return feed();
+    } finally {
+      if (!this.draining) this._drain();
+    }
+  }
+
+  /** Drains transmits and events until both are empty, then arms the timer. */
+  _drain() {
+    this.draining = true;
+    try {
+      for (;;) {
+        let progressed = false;
+        for (let t = this.core.pollTransmit(); t !== undefined; t = this.core.pollTransmit()) {
+          progressed = true;
+          this._publish(t);
+        }
+        for (let e = this.core.pollEvent(); e !== undefined; e = this.core.pollEvent()) {
+          progressed = true;
+          try {
+            this._apply(e);
+          } catch {
+            // One event that cannot be applied (a value that does not convert)
+            // must not stop the others.
+          }
+        }
+        if (!progressed) break;
+      }
+    } finally {
+      this.draining = false;
+    }
+    this._arm();
+  }
+
+  /** One timer for the node's next deadline; it holds the process only while requests wait. */
+  _arm() {
+    const at = this.core.pollTimeout();
+    if (at !== this.timerAt) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerAt = at;
+      if (at !== undefined) {
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          this.timerAt = undefined;
+          this._input(() => this.core.handleTimeout(now()));
+        }, Math.max(0, at - now()));
+      }
+    }
+    if (this.timer) {
+      if (this.pending.size > 0) this.timer.ref?.();
+      else this.timer.unref?.();
+    }
+  }
+
+  _publish({ kind, channel, payload }) {
+    try {
+      Promise.resolve(this.link.publish(kind, channel, payload)).catch(() => {});
+    } catch {
+      // A client that is down: the message is lost, as with the official adapter.
+    }
+  }
+
+  /** Carries out one event of the node. */
+  _apply(e) {
+    switch (e.type) {
+      case "subscribe":
+        Promise.resolve(this.link.subscribe(e.kind, e.channel)).catch(() => {});
+        break;
+      case "unsubscribe":
+        Promise.resolve(this.link.unsubscribe(e.kind, e.channel)).catch(() => {});
+        break;
+      case "broadcast":
+        super.broadcast(e.packet, localOpts(e.opts));
+        break;
+      case "broadcastWithAck": {
+        const ack = e.ack;
+        const opts = localOpts(e.opts);
+        opts.flags = { ...opts.flags, timeout: e.timeoutMs };
+        super.broadcastWithAck(
+          e.packet,
+          opts,
+          (count) => this._input(() => this.core.handleRemoteClientCount(now(), ack, count)),
+          (arg) =>
+            this._input(() => {
+              try {
+                this.core.handleRemoteAck(now(), ack, arg);
+              } catch {
+                this.core.handleRemoteAck(now(), ack, null);
+              }
+            }),
+        );
+        break;
+      }
+      case "socketsJoin":
+        super.addSockets(localOpts(e.opts), e.rooms);
+        break;
+      case "socketsLeave":
+        super.delSockets(localOpts(e.opts), e.rooms);
+        break;
+      case "disconnectSockets":
+        super.disconnectSockets(localOpts(e.opts), e.close);
+        break;
+      case "serverSideEmit": {
+        const args = e.data;
+        if (e.ack !== undefined) {
+          let called = false;
+          args.push((arg) => {
+            if (called) return;
+            called = true;
+            this._input(() => this.core.handleServerSideAck(now(), e.ack, arg));
+          });
+        }
+        this.nsp._onServerSideEmit(args);
+        break;
+      }
+      case "serverCount":
+        this.link.subscriberCount(e.channel, e.sharded).then(
+          (count) => {
+            this.lastServerCount = count;
+            this._input(() => this.core.answerServerCount(now(), e.id, count));
+          },
+          () => {
+            // Unanswered: the question expires and the node asks again.
+          },
+        );
+        break;
+      case "localSockets":
+        super.fetchSockets(localOpts(e.opts)).then((sockets) =>
+          this._input(() => this.core.answerLocalSockets(now(), e.id, sockets.map(describeSocket))),
+        );
+        break;
+      case "localRooms":
+        this.core.answerLocalRooms(now(), e.id, [...this.rooms.keys()]);
+        break;
+      case "ackReceived":
+        this.pending.get(e.request)?.onAck?.(e.value);
+        break;
+      case "completed": {
+        const request = this.pending.get(e.request);
+        this.pending.delete(e.request);
+        request?.done(e);
+        break;
+      }
+      default:
+        // peerUp / peerDown: membership is the node's business.
+        break;
+    }
+  }
+
+  /** Starts a request with `start(now)` (returns its id); resolves with its `completed` event. */
+  _request(start, onAck) {
+    return new Promise((resolve) => {
+      this._input(() => {
+        const id = start(now());
+        this.pending.set(id, { done: resolve, onAck });
+      });
+    });
+  }
+
+  // ---- what socket.io calls -------------------------------------------------------
+
+  broadcast(packet, opts) {
+    packet.nsp = this.nsp.name;
+    if (!opts?.flags?.local) {
+      this._input(() => this.core.broadcast(packet.data, wireOpts(opts)));
+    }
+    super.broadcast(packet, opts);
+  }
+
+  broadcastWithAck(packet, opts, clientCountCallback, ack) {
+    packet.nsp = this.nsp.name;
+    if (!opts?.flags?.local) {
+      const timeout = opts?.flags?.timeout ?? this.requestsTimeout;
+      const data = [...packet.data];
+      this._request(
+        (t) => this.core.broadcastWithAck(t, data, wireOpts(opts), timeout),
+        ack,
+      ).then((done) => {
+        // socket.io counts one client-count callback per server; the node
+        // reports the remote total once every remote server has counted.
+        if (done.timedOut || done.outcome !== "broadcastAck") return;
+        const remoteServers = Math.max(0, this.lastServerCount - 1);
+        for (let i = 0; i < remoteServers; i++) clientCountCallback(i === 0 ? done.clients : 0);
+      });
+    }
+    super.broadcastWithAck(packet, opts, clientCountCallback, ack);
+  }
+
+  addSockets(opts, rooms) {
+    if (!opts?.flags?.local) {
+      this._input(() => this.core.socketsJoin(wireOpts(opts), [...rooms]));
+    }
+    return super.addSockets(opts, rooms);
+  }
+
+  delSockets(opts, rooms) {
+    if (!opts?.flags?.local) {
+      this._input(() => this.core.socketsLeave(wireOpts(opts), [...rooms]));
+    }
+    return super.delSockets(opts, rooms);
+  }
+
+  disconnectSockets(opts, close) {
+    if (!opts?.flags?.local) {
+      this._input(() => this.core.disconnectSockets(wireOpts(opts), Boolean(close)));
+    }
+    return super.disconnectSockets(opts, close);
+  }
+
+  async fetchSockets(opts) {
+    const localSockets = await super.fetchSockets(opts);
+    if (opts?.flags?.local) return localSockets;
+    const done = await this._request((t) => this.core.fetchSockets(t, wireOpts(opts)));
+    if (done.outcome === "cancelled") throw closedError();
+    if (done.timedOut) throw timeoutError("fetchSockets");
+    return localSockets.concat(done.sockets);
+  }
+
+  async allRooms() {
+    const rooms = new Set(this.rooms.keys());
+    const done = await this._request((t) => this.core.allRooms(t));
+    if (done.outcome === "cancelled") throw closedError();
+    if (done.timedOut) throw timeoutError("allRooms");
+    for (const room of done.rooms) rooms.add(room);
+    return rooms;
+  }
+
+  serverSideEmit(packet) {
+    const withAck = typeof packet[packet.length - 1] === "function";
+    if (!withAck) {
+      this._input(() => this.core.serverSideEmit(packet));
+      return;
+    }
+    const ack = packet.pop();
+    this._request((t) => this.core.serverSideEmitWithAck(t, packet)).then(
+      (done) => {
+        if (done.outcome === "cancelled") return ack(closedError(), []);
+        if (done.timedOut) {
+          const expected = done.values.length + done.missing;
+          return ack(
+            new Error(`timeout reached: only ${done.values.length} responses received out of ${expected}`),
+            done.values,
+          );
+        }
+        return ack(null, done.values);
+      },
+      (err) => ack(err, []),
+    );
+  }
+
+  async serverCount() {
+    const done = await this._request((t) => this.core.serverCount(t));
+    return done.outcome === "serverCount" ? done.count : 1;
+  }
+
+  async close() {
+    if (this.closed) return;
+    this.closed = true;
+    this._input(() => this.core.close(now()));
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.link.close();
+  }
+
+  /** Counters of the node (messages received, published, dropped, requests...). */
+  stats() {
+    return this.core.stats();
+  }
+}
+
+function commonOptions(opts) {
+  const config = {};
+  for (const name of ["heartbeatInterval", "heartbeatTimeout", "recountInterval"]) {
+    if (opts[name] !== undefined) config[name] = opts[name];
+  }
+  return config;
+}
+
+/**
+ * The classic adapter (Redis PUBLISH/SUBSCRIBE), wire-compatible with
+ * `createAdapter` of @socket.io/redis-adapter 8.3.0. Options: `key`
+ * ("socket.io"), `requestsTimeout` (5000), `publishOnSpecificResponseChannel` (false).
+ */
+export function createAdapter(pubClient, subClient, opts = {}) {
+  const config = {
+    ...commonOptions(opts),
+    protocol: "classic",
+    key: opts.key || "socket.io",
+    requestsTimeout: opts.requestsTimeout || 5000,
+    publishOnSpecificResponseChannel: !!opts.publishOnSpecificResponseChannel,
+  };
+  // A plain function: socket.io calls it with `new`.
+  return function (nsp) {
+    return new CrosscastAdapter(nsp, pubClient, subClient, { ...config, uid: classicUid() });
+  };
+}
+
+/**
+ * The sharded adapter (Redis 7 SPUBLISH/SSUBSCRIBE), wire-compatible with
+ * `createShardedAdapter` of @socket.io/redis-adapter 8.3.0. Options:
+ * `channelPrefix` ("socket.io"), `subscriptionMode` ("dynamic"; or "static",
+ * "dynamic-private").
+ */
+export function createShardedAdapter(pubClient, subClient, opts = {}) {
+  const config = {
+    ...commonOptions(opts),
+    protocol: "sharded",
+    channelPrefix: opts.channelPrefix ?? "socket.io",
+    subscriptionMode: opts.subscriptionMode ?? "dynamic",
+    requestsTimeout: opts.requestsTimeout || 5000,
+  };
+  return function (nsp) {
+    return new CrosscastAdapter(nsp, pubClient, subClient, { ...config, uid: shardedUid() });
+  };
+}

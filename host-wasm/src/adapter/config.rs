@@ -1,0 +1,64 @@
+//! The adapter's options, read from JavaScript into a [`NodeConfig`].
+
+use crosscast_core::channel::SubscriptionMode;
+use crosscast_core::node::{NodeConfig, Protocol};
+use js_sys::Reflect;
+use wasm_bindgen::prelude::*;
+
+use crate::error::BindingError;
+
+/// Reads `{uid, nsp, protocol: "classic" | "sharded", key?,
+/// publishOnSpecificResponseChannel?, channelPrefix?, subscriptionMode?,
+/// requestsTimeout?, heartbeatInterval?, heartbeatTimeout?, recountInterval?}`.
+/// Absent options take Node's defaults (those of [`NodeConfig::new`]).
+pub(crate) fn to_node_config(js: &JsValue) -> Result<NodeConfig, BindingError> {
+    if !js.is_object() {
+        return Err(invalid("the configuration must be an object"));
+    }
+    let get = |name: &str| Reflect::get(js, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
+    let string = |name: &str, default: &str| -> Result<String, BindingError> {
+        let v = get(name);
+        if v.is_undefined() || v.is_null() {
+            return Ok(default.to_owned());
+        }
+        v.as_string()
+            .ok_or_else(|| invalid(format!("`{name}` must be a string")))
+    };
+    let millis = |name: &str, default: u64| -> Result<u64, BindingError> {
+        let v = get(name);
+        if v.is_undefined() || v.is_null() {
+            return Ok(default);
+        }
+        match v.as_f64() {
+            Some(f) if f.is_finite() && f >= 0.0 => Ok(f as u64),
+            _ => Err(invalid(format!("`{name}` must be a number of ms"))),
+        }
+    };
+    let protocol = match string("protocol", "classic")?.as_str() {
+        "classic" => Protocol::Classic {
+            key: string("key", "socket.io")?,
+            publish_on_specific_response_channel: get("publishOnSpecificResponseChannel")
+                .is_truthy(),
+        },
+        "sharded" => Protocol::Sharded {
+            channel_prefix: string("channelPrefix", "socket.io")?,
+            subscription_mode: match string("subscriptionMode", "dynamic")?.as_str() {
+                "static" => SubscriptionMode::Static,
+                "dynamic" => SubscriptionMode::Dynamic,
+                "dynamic-private" => SubscriptionMode::DynamicPrivate,
+                other => return Err(invalid(format!("unknown subscriptionMode `{other}`"))),
+            },
+        },
+        other => return Err(invalid(format!("unknown protocol `{other}`"))),
+    };
+    let mut config = NodeConfig::new(string("uid", "")?, string("nsp", "/")?, protocol);
+    config.requests_timeout_ms = millis("requestsTimeout", config.requests_timeout_ms)?;
+    config.heartbeat_interval_ms = millis("heartbeatInterval", config.heartbeat_interval_ms)?;
+    config.heartbeat_timeout_ms = millis("heartbeatTimeout", config.heartbeat_timeout_ms)?;
+    config.recount_interval_ms = millis("recountInterval", config.recount_interval_ms)?;
+    Ok(config)
+}
+
+fn invalid(message: impl Into<String>) -> BindingError {
+    BindingError::new("INVALID_ARGUMENT", message)
+}
