@@ -50,7 +50,9 @@ fn options() -> Result<Options, String> {
             "--redis-url" => o.redis_url = value,
             "--adapter" => o.sharded = value == "sharded",
             "--key" => o.key = value,
-            "--requests-timeout" => o.requests_timeout = value.parse().map_err(|_| "bad timeout")?,
+            "--requests-timeout" => {
+                o.requests_timeout = value.parse().map_err(|_| "bad timeout")?
+            }
             "--subscription-mode" => {
                 o.mode = match value.as_str() {
                     "static" => SubscriptionMode::Static,
@@ -75,7 +77,10 @@ fn options() -> Result<Options, String> {
 fn opt_rooms(opts: &Value) -> Vec<String> {
     match opts.get("rooms") {
         Some(Value::Str(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -99,7 +104,9 @@ async fn main() {
     };
     let mut config = if o.sharded {
         let mut c = ClusterConfig::sharded(o.redis_url.clone());
-        c.mode = crosscast::adapter::Mode::Sharded { subscription_mode: o.mode };
+        c.mode = crosscast::adapter::Mode::Sharded {
+            subscription_mode: o.mode,
+        };
         c
     } else {
         ClusterConfig::classic(o.redis_url.clone())
@@ -144,41 +151,63 @@ async fn main() {
         }
     };
     let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-    println!("listening on http://127.0.0.1:{port} uid={}", cluster.uid("/").unwrap_or_default());
+    println!(
+        "listening on http://127.0.0.1:{port} uid={}",
+        cluster.uid("/").unwrap_or_default()
+    );
     let io_close = io.clone();
     let shutdown = async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("signal handler");
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
         }
         io_close.close().await;
     };
-    let _ = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let _ = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
     cluster.close().await;
 }
 
 static CLUSTER: std::sync::OnceLock<Cluster> = std::sync::OnceLock::new();
 
 async fn on_connect(socket: SocketRef<A>) {
-    let Some(cluster) = CLUSTER.get().cloned() else { return };
+    let Some(cluster) = CLUSTER.get().cloned() else {
+        return;
+    };
     socket.join(socket.id);
-    socket.on("chat message", async |io: SocketIo<A>, Data(value): Data<Value>| {
-        let _ = io.emit("chat message", &value).await;
-    });
-    socket.on("join", async |s: SocketRef<A>, Data(room): Data<String>, ack: AckSender<A>| {
-        s.join(room);
-        let _ = ack.send(&true);
-    });
-    socket.on("leave", async |s: SocketRef<A>, Data(room): Data<String>, ack: AckSender<A>| {
-        s.leave(room);
-        let _ = ack.send(&true);
-    });
-    socket.on("room message", async |io: SocketIo<A>, Data(body): Data<Value>| {
-        if let (Some(room), Some(msg)) = (body.get("room").and_then(Value::as_str), body.get("msg")) {
-            let _ = io.to(room.to_owned()).emit("chat message", msg).await;
-        }
-    });
+    socket.on(
+        "chat message",
+        async |io: SocketIo<A>, Data(value): Data<Value>| {
+            let _ = io.emit("chat message", &value).await;
+        },
+    );
+    socket.on(
+        "join",
+        async |s: SocketRef<A>, Data(room): Data<String>, ack: AckSender<A>| {
+            s.join(room);
+            let _ = ack.send(&true);
+        },
+    );
+    socket.on(
+        "leave",
+        async |s: SocketRef<A>, Data(room): Data<String>, ack: AckSender<A>| {
+            s.leave(room);
+            let _ = ack.send(&true);
+        },
+    );
+    socket.on(
+        "room message",
+        async |io: SocketIo<A>, Data(body): Data<Value>| {
+            if let (Some(room), Some(msg)) =
+                (body.get("room").and_then(Value::as_str), body.get("msg"))
+            {
+                let _ = io.to(room.to_owned()).emit("chat message", msg).await;
+            }
+        },
+    );
     let c = cluster.clone();
     socket.on("who", async move |io: SocketIo<A>, ack: AckSender<A>| {
         let answer = match (io.fetch_sockets().await, c.server_count("/").await) {
@@ -192,80 +221,137 @@ async fn on_connect(socket: SocketRef<A>) {
         let _ = ack.send(&answer);
     });
     let c = cluster.clone();
-    socket.on("x:fetch", async move |io: SocketIo<A>, Data(opts): Data<Value>, ack: AckSender<A>| {
-        let rooms = opts_rooms_or_all(&opts);
-        let op = if rooms.is_empty() { io.broadcast() } else { io.within(rooms) };
-        let answer = match op.fetch_sockets().await {
-            Ok(sockets) => {
-                let mut out = Vec::new();
-                for s in sockets {
-                    let id = c.socket_id(s.data().id);
-                    let mut rooms: Vec<Value> = s.rooms().await.unwrap_or_default().into_iter().map(|r| Value::from(r.to_string())).collect();
-                    rooms.sort_by_key(|r| r.to_string());
-                    out.push(Value::map([("id", Value::from(id)), ("rooms", Value::Array(rooms))]));
+    socket.on(
+        "x:fetch",
+        async move |io: SocketIo<A>, Data(opts): Data<Value>, ack: AckSender<A>| {
+            let rooms = opts_rooms_or_all(&opts);
+            let op = if rooms.is_empty() {
+                io.broadcast()
+            } else {
+                io.within(rooms)
+            };
+            let answer = match op.fetch_sockets().await {
+                Ok(sockets) => {
+                    let mut out = Vec::new();
+                    for s in sockets {
+                        let id = c.socket_id(s.data().id);
+                        let mut rooms: Vec<Value> = s
+                            .rooms()
+                            .await
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|r| Value::from(r.to_string()))
+                            .collect();
+                        rooms.sort_by_key(|r| r.to_string());
+                        out.push(Value::map([
+                            ("id", Value::from(id)),
+                            ("rooms", Value::Array(rooms)),
+                        ]));
+                    }
+                    Value::Array(out)
                 }
-                Value::Array(out)
-            }
-            Err(e) => error(e),
-        };
-        let _ = ack.send(&answer);
-    });
+                Err(e) => error(e),
+            };
+            let _ = ack.send(&answer);
+        },
+    );
     socket.on("x:rooms", async |io: SocketIo<A>, ack: AckSender<A>| {
         let answer = match io.rooms().await {
-            Ok(rooms) => Value::Array(rooms.into_iter().map(|r| Value::from(r.to_string())).collect()),
+            Ok(rooms) => Value::Array(
+                rooms
+                    .into_iter()
+                    .map(|r| Value::from(r.to_string()))
+                    .collect(),
+            ),
             Err(e) => error(e),
         };
         let _ = ack.send(&answer);
     });
     let c = cluster.clone();
-    socket.on("x:sse", async move |Data((event, args)): Data<(String, Vec<Value>)>, ack: AckSender<A>| {
-        let answer = match c.server_side_emit_with_ack("/", &event, args).await {
-            Ok(acks) if acks.timed_out => error("serverSideEmitWithAck timed out"),
-            Ok(acks) => Value::Array(acks.values),
-            Err(e) => error(e),
-        };
-        let _ = ack.send(&answer);
-    });
-    socket.on("x:broadcast-ack", async |io: SocketIo<A>, Data(opts): Data<Value>, ack: AckSender<A>| {
-        let timeout = opts.get("timeout").and_then(Value::as_u64).unwrap_or(2000);
-        let answer = match io.timeout(Duration::from_millis(timeout)).emit_with_ack::<_, Value>("ping", &[0u8; 0]).await {
-            Ok(stream) => {
-                let items: Vec<Value> = stream.filter_map(|(_, r)| async move { r.ok() }).collect().await;
-                Value::Array(items)
-            }
-            Err(e) => error(e),
-        };
-        let _ = ack.send(&answer);
-    });
-    socket.on("x:join-all", async |io: SocketIo<A>, Data(room): Data<String>, ack: AckSender<A>| {
-        let _ = io.broadcast().join(room).await;
-        let _ = ack.send(&true);
-    });
-    socket.on("x:leave-all", async |io: SocketIo<A>, Data(room): Data<String>, ack: AckSender<A>| {
-        let _ = io.broadcast().leave(room).await;
-        let _ = ack.send(&true);
-    });
-    socket.on("x:disconnect-room", async |io: SocketIo<A>, Data(room): Data<String>, ack: AckSender<A>| {
-        let _ = ack.send(&true);
-        let _ = io.within(room).disconnect().await;
-    });
-    socket.on("x:emit", async |io: SocketIo<A>, Data(opts): Data<Value>, ack: AckSender<A>| {
-        let rooms = opt_rooms(&opts);
-        let except: Vec<String> = match opts.get("except") {
-            Some(Value::Str(s)) => vec![s.clone()],
-            Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
-            _ => Vec::new(),
-        };
-        let event = opts.get("event").and_then(Value::as_str).unwrap_or("chat message").to_owned();
-        let args: Vec<Value> = opts.get("args").and_then(Value::as_array).map(<[Value]>::to_vec).unwrap_or_default();
-        let op = io.to(rooms).except(except);
-        let _ = match args.len() {
-            0 => op.emit(&event, &()).await,
-            1 => op.emit(&event, &args[0]).await,
-            _ => op.emit(&event, &args).await,
-        };
-        let _ = ack.send(&true);
-    });
+    socket.on(
+        "x:sse",
+        async move |Data((event, args)): Data<(String, Vec<Value>)>, ack: AckSender<A>| {
+            let answer = match c.server_side_emit_with_ack("/", &event, args).await {
+                Ok(acks) if acks.timed_out => error("serverSideEmitWithAck timed out"),
+                Ok(acks) => Value::Array(acks.values),
+                Err(e) => error(e),
+            };
+            let _ = ack.send(&answer);
+        },
+    );
+    socket.on(
+        "x:broadcast-ack",
+        async |io: SocketIo<A>, Data(opts): Data<Value>, ack: AckSender<A>| {
+            let timeout = opts.get("timeout").and_then(Value::as_u64).unwrap_or(2000);
+            let answer = match io
+                .timeout(Duration::from_millis(timeout))
+                .emit_with_ack::<_, Value>("ping", &[0u8; 0])
+                .await
+            {
+                Ok(stream) => {
+                    let items: Vec<Value> = stream
+                        .filter_map(|(_, r)| async move { r.ok() })
+                        .collect()
+                        .await;
+                    Value::Array(items)
+                }
+                Err(e) => error(e),
+            };
+            let _ = ack.send(&answer);
+        },
+    );
+    socket.on(
+        "x:join-all",
+        async |io: SocketIo<A>, Data(room): Data<String>, ack: AckSender<A>| {
+            let _ = io.broadcast().join(room).await;
+            let _ = ack.send(&true);
+        },
+    );
+    socket.on(
+        "x:leave-all",
+        async |io: SocketIo<A>, Data(room): Data<String>, ack: AckSender<A>| {
+            let _ = io.broadcast().leave(room).await;
+            let _ = ack.send(&true);
+        },
+    );
+    socket.on(
+        "x:disconnect-room",
+        async |io: SocketIo<A>, Data(room): Data<String>, ack: AckSender<A>| {
+            let _ = ack.send(&true);
+            let _ = io.within(room).disconnect().await;
+        },
+    );
+    socket.on(
+        "x:emit",
+        async |io: SocketIo<A>, Data(opts): Data<Value>, ack: AckSender<A>| {
+            let rooms = opt_rooms(&opts);
+            let except: Vec<String> = match opts.get("except") {
+                Some(Value::Str(s)) => vec![s.clone()],
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let event = opts
+                .get("event")
+                .and_then(Value::as_str)
+                .unwrap_or("chat message")
+                .to_owned();
+            let args: Vec<Value> = opts
+                .get("args")
+                .and_then(Value::as_array)
+                .map(<[Value]>::to_vec)
+                .unwrap_or_default();
+            let op = io.to(rooms).except(except);
+            let _ = match args.len() {
+                0 => op.emit(&event, &()).await,
+                1 => op.emit(&event, &args[0]).await,
+                _ => op.emit(&event, &args).await,
+            };
+            let _ = ack.send(&true);
+        },
+    );
     let c = cluster.clone();
     socket.on("x:metrics", async move |ack: AckSender<A>| {
         let m = c.metrics();
@@ -278,27 +364,37 @@ async fn on_connect(socket: SocketRef<A>) {
         ]));
     });
     let c = cluster.clone();
-    socket.on("x:remote-emit", async move |io: SocketIo<A>, Data((id, event)): Data<(String, String)>, ack: AckSender<A>| {
-        let answer = match io.fetch_sockets().await {
-            Ok(sockets) => match sockets.into_iter().find(|s| c.socket_id(s.data().id) == id) {
-                Some(s) => Value::Bool(s.emit(&event, &"direct").await.is_ok()),
-                None => error("no such socket"),
-            },
-            Err(e) => error(e),
-        };
-        let _ = ack.send(&answer);
-    });
+    socket.on(
+        "x:remote-emit",
+        async move |io: SocketIo<A>,
+                    Data((id, event)): Data<(String, String)>,
+                    ack: AckSender<A>| {
+            let answer = match io.fetch_sockets().await {
+                Ok(sockets) => match sockets.into_iter().find(|s| c.socket_id(s.data().id) == id) {
+                    Some(s) => Value::Bool(s.emit(&event, &"direct").await.is_ok()),
+                    None => error("no such socket"),
+                },
+                Err(e) => error(e),
+            };
+            let _ = ack.send(&answer);
+        },
+    );
     let c = cluster;
-    socket.on("x:remote-join", async move |io: SocketIo<A>, Data((id, room)): Data<(String, String)>, ack: AckSender<A>| {
-        let answer = match io.fetch_sockets().await {
-            Ok(sockets) => match sockets.into_iter().find(|s| c.socket_id(s.data().id) == id) {
-                Some(s) => Value::Bool(s.join(room).await.is_ok()),
-                None => error("no such socket"),
-            },
-            Err(e) => error(e),
-        };
-        let _ = ack.send(&answer);
-    });
+    socket.on(
+        "x:remote-join",
+        async move |io: SocketIo<A>,
+                    Data((id, room)): Data<(String, String)>,
+                    ack: AckSender<A>| {
+            let answer = match io.fetch_sockets().await {
+                Ok(sockets) => match sockets.into_iter().find(|s| c.socket_id(s.data().id) == id) {
+                    Some(s) => Value::Bool(s.join(room).await.is_ok()),
+                    None => error("no such socket"),
+                },
+                Err(e) => error(e),
+            };
+            let _ = ack.send(&answer);
+        },
+    );
 }
 
 fn opts_rooms_or_all(opts: &Value) -> Vec<String> {
