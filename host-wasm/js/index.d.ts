@@ -1,3 +1,5 @@
+import type { Adapter, Room as AdapterRoom } from "socket.io-adapter";
+
 /** A Redis client the Emitter can publish with, or a bare publish function. */
 export type PublishFunction = (channel: string, payload: Uint8Array) => unknown;
 export interface PublishingClient {
@@ -59,7 +61,7 @@ export interface Publication {
 export interface BroadcastOpts {
   rooms?: Room[];
   except?: Room[];
-  flags?: { volatile?: boolean; compress?: boolean };
+  flags?: { volatile?: boolean; compress?: boolean; timeout?: number };
 }
 
 /** The raw wasm binding over crosscast-core's emitter. */
@@ -82,3 +84,116 @@ export declare function decodeMsgpack(bytes: Uint8Array): any;
 export declare function encodeJson(value: any): string;
 /** `JSON.parse` of UTF-8 bytes. */
 export declare function decodeJson(bytes: Uint8Array): any;
+
+// ---- the socket.io Adapter (Node.js, Deno, Bun entries; not under workerd) ----
+
+/** Options of `createAdapter`, as @socket.io/redis-adapter 8.3.0 has them. */
+export interface RedisAdapterOptions {
+  /** Channel prefix, "socket.io" by default. */
+  key: string;
+  /** Timeout of fetchSockets, allRooms and serverSideEmit with ack, in ms (5000). */
+  requestsTimeout: number;
+  /** Answer requests on `key-response#nsp#uid#` instead of the shared channel (false). */
+  publishOnSpecificResponseChannel: boolean;
+  /** crosscast peers: heartbeat period in ms (1000; 0 disables membership). */
+  heartbeatInterval: number;
+  /** crosscast peers: silence after which a peer is gone, in ms (3000). */
+  heartbeatTimeout: number;
+  /** How often a pending request re-counts the servers, in ms (1000). */
+  recountInterval: number;
+}
+
+/** Options of `createShardedAdapter`, as @socket.io/redis-adapter 8.3.0 has them. */
+export interface ShardedRedisAdapterOptions {
+  /** Channel prefix, "socket.io" by default. */
+  channelPrefix: string;
+  /** Which rooms get their own channel: "dynamic" by default. */
+  subscriptionMode: "static" | "dynamic" | "dynamic-private";
+  /** Timeout of fetchSockets and serverSideEmit with ack, in ms (5000). */
+  requestsTimeout: number;
+  heartbeatInterval: number;
+  heartbeatTimeout: number;
+  recountInterval: number;
+}
+
+/** Counters of one namespace's cluster node. */
+export interface NodeStats {
+  received: number;
+  published: number;
+  decodeErrors: number;
+  ignoredOwn: number;
+  ignoredOtherNsp: number;
+  ignoredUnknownType: number;
+  ignoredNotForUs: number;
+  lateResponses: number;
+  lateHostAnswers: number;
+  requestsCompleted: number;
+  requestsTimedOut: number;
+  requestsPartial: number;
+}
+
+/** The adapter of one namespace, built by `createAdapter` / `createShardedAdapter`. */
+export declare class CrosscastAdapter extends Adapter {
+  readonly uid: string;
+  readonly requestsTimeout: number;
+  readonly pubClient: any;
+  readonly subClient: any;
+  allRooms(): Promise<Set<AdapterRoom>>;
+  serverCount(): Promise<number>;
+  close(): Promise<void>;
+  stats(): NodeStats;
+}
+
+/** Drop-in for `createAdapter` of @socket.io/redis-adapter (ioredis or node-redis v4+ clients). */
+export declare function createAdapter(
+  pubClient: any,
+  subClient: any,
+  opts?: Partial<RedisAdapterOptions>,
+): (nsp: any) => CrosscastAdapter;
+
+/** Drop-in for `createShardedAdapter` of @socket.io/redis-adapter (Redis 7+). */
+export declare function createShardedAdapter(
+  pubClient: any,
+  subClient: any,
+  opts?: Partial<ShardedRedisAdapterOptions>,
+): (nsp: any) => CrosscastAdapter;
+
+/** An event of the cluster node (see src/adapter/event.rs for every `type`). */
+export interface NodeEvent {
+  type: string;
+  [field: string]: any;
+}
+
+/** The raw wasm binding over crosscast-core's cluster node (used by CrosscastAdapter). */
+export declare class NodeCore {
+  constructor(config: Record<string, unknown>, now: number);
+  free(): void;
+  readonly uid: string;
+  readonly pendingRequests: number;
+  handleMessage(now: number, channel: string, payload: Uint8Array): void;
+  handleTimeout(now: number): void;
+  pollTransmit(): { kind: "publish" | "spublish"; channel: string; payload: Uint8Array } | undefined;
+  pollEvent(): NodeEvent | undefined;
+  pollTimeout(): number | undefined;
+  broadcast(data: any[], opts: BroadcastOpts | undefined): void;
+  broadcastWithAck(now: number, data: any[], opts: BroadcastOpts | undefined, timeoutMs: number): number;
+  socketsJoin(opts: BroadcastOpts | undefined, rooms: Room | Room[]): void;
+  socketsLeave(opts: BroadcastOpts | undefined, rooms: Room | Room[]): void;
+  disconnectSockets(opts: BroadcastOpts | undefined, close: boolean): void;
+  fetchSockets(now: number, opts: BroadcastOpts | undefined): number;
+  allRooms(now: number): number;
+  serverSideEmit(data: any[]): void;
+  serverSideEmitWithAck(now: number, data: any[]): number;
+  serverCount(now: number): number;
+  close(now: number): void;
+  answerServerCount(now: number, id: number, count: number): void;
+  answerLocalSockets(now: number, id: number, sockets: Array<{ id: string; handshake?: any; rooms?: Iterable<Room>; data?: any }>): void;
+  answerLocalRooms(now: number, id: number, rooms: Iterable<Room>): void;
+  handleRemoteClientCount(now: number, ack: number, count: number): void;
+  handleRemoteAck(now: number, ack: number, value: any): void;
+  handleServerSideAck(now: number, ack: number, value: any): void;
+  handleRoomAdded(room: Room): void;
+  handleRoomRemoved(room: Room): void;
+  peers(): string[];
+  stats(): NodeStats;
+}

@@ -39,12 +39,17 @@ before(async () => {
     join(project, "package.json"),
     JSON.stringify({ name: "empty-project", private: true, version: "0.0.0" }),
   );
-  run("npm", ["install", "--offline", "--no-audit", "--no-fund", join(project, packed.filename)]);
+  // socket.io and ioredis for the adapter scripts; socket.io-adapter, the
+  // peer dependency, comes with the package.
+  const versions = JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8")).devDependencies;
+  run("npm", ["install", "--offline", "--no-audit", "--no-fund", join(project, packed.filename),
+    `socket.io@${versions["socket.io"]}`, `ioredis@${versions.ioredis}`]);
   copyFileSync(join(pkgDir, "test/runtime/publish.mjs"), join(project, "publish.mjs"));
 
   cluster = await startCluster();
   const [server] = cluster.servers;
   server.io.on("connection", (socket) => socket.join("rt"));
+  cluster.servers.forEach((s, i) => s.io.on("pack-sse", (cb) => cb(`official-${i}`)));
   client = await connectClient(server.port);
 });
 
@@ -72,6 +77,50 @@ e.emit("hello", 1); console.log(JSON.stringify(out));`;
   for (const script of ["esm.mjs", "cjs.cjs"]) {
     const out = JSON.parse(run(process.execPath, [script]));
     assert.deepEqual(out, [[golden.channel, golden.payload_hex]], script);
+  }
+});
+
+test("the installed adapter joins a cluster of official servers from ESM and CommonJS", async () => {
+  // The script: a Socket.IO server on crosscast's createAdapter, which counts
+  // the servers, fetches the sockets, broadcasts and asks the others.
+  const body = (argv) => `
+  const port = Number(${argv}[2]);
+  const pub = new Redis({ port, host: "127.0.0.1" });
+  const sub = pub.duplicate();
+  const io = new Server();
+  io.adapter(createAdapter(pub, sub));
+  const adapter = io.of("/").adapter;
+  let count = 0;
+  for (let i = 0; i < 200 && (count = await adapter.serverCount()) < 3; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const sockets = (await io.fetchSockets()).map((s) => s.id);
+  io.emit("from-pack", ${argv}[3]);
+  const answers = (await io.serverSideEmitWithAck("pack-sse")).sort();
+  console.log(JSON.stringify({ count, sockets, answers, adapter: adapter.constructor.name }));
+  await adapter.close();
+  pub.disconnect();
+  sub.disconnect();`;
+  writeFileSync(join(project, "adapter.mjs"), `import { createAdapter } from "crosscast";
+import { Server } from "socket.io";
+import Redis from "ioredis";
+${body("process.argv")}
+`);
+  writeFileSync(join(project, "adapter.cjs"), `const { createAdapter } = require("crosscast");
+const { Server } = require("socket.io");
+const Redis = require("ioredis");
+(async () => {${body("process.argv")}
+})();
+`);
+  for (const [script, tag] of [["adapter.mjs", "esm"], ["adapter.cjs", "cjs"]]) {
+    const event = next(client, "from-pack", `${script}: broadcast`);
+    const output = await spawnOutput(process.execPath, [script, String(cluster.redis.port), tag]);
+    const summary = JSON.parse(output.trim().split("\n").pop());
+    assert.deepEqual(await event, [tag]);
+    assert.equal(summary.count, 3, `${script}: server count`);
+    assert.deepEqual(summary.sockets, [client.id], `${script}: the remote client`);
+    assert.deepEqual(summary.answers, ["official-0", "official-1"]);
+    assert.equal(summary.adapter, "CrosscastAdapter");
   }
 });
 
@@ -125,7 +174,7 @@ test("Deno publishes with a bare publish function", async () => {
 test("the TypeScript declarations type-check a use of the API (deno check)", async () => {
   writeFileSync(
     join(project, "types.ts"),
-    `import { Emitter, EmitterCore, CrosscastError, decodeMsgpack } from "crosscast";
+    `import { Emitter, EmitterCore, CrosscastError, decodeMsgpack, createAdapter, createShardedAdapter } from "crosscast";
 import type { Publication } from "crosscast";
 const e = new Emitter((channel: string, payload: Uint8Array) => channel.length + payload.length);
 e.of("/admin").to("a").except(["b", 3]).volatile.compress(true).emit("ev", 1);
@@ -138,6 +187,12 @@ new Emitter(() => 0, { key: 1 });
 // @ts-expect-error: a room is a string or a number
 e.to({ room: "a" });
 console.log(code);
+const factory = createAdapter({}, {}, { key: "k", requestsTimeout: 1000 });
+createShardedAdapter({}, {}, { subscriptionMode: "static" });
+const uid: string = factory({}).uid;
+// @ts-expect-error: an unknown subscription mode
+createShardedAdapter({}, {}, { subscriptionMode: "sometimes" });
+console.log(uid);
 `,
   );
   await spawnOutput(bin("deno"), ["check", "types.ts"], { DENO_NO_UPDATE_CHECK: "1" });
