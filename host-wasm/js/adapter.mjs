@@ -62,6 +62,7 @@ export class CrosscastAdapter extends Adapter {
     this.pubClient = pubClient;
     this.subClient = subClient;
     this.requestsTimeout = config.requestsTimeout;
+    this.sharded = config.protocol === "sharded";
     this.link = new RedisLink(pubClient, subClient, (channel, payload) =>
       this._input(() => this.core.handleMessage(now(), channel, payload)),
     );
@@ -308,7 +309,13 @@ export class CrosscastAdapter extends Adapter {
     if (opts?.flags?.local) return localSockets;
     const done = await this._request((t) => this.core.fetchSockets(t, wireOpts(opts)));
     if (done.outcome === "cancelled") throw closedError();
-    if (done.timedOut) throw timeoutError("fetchSockets");
+    if (done.timedOut) {
+      // Each official adapter words its timeout differently.
+      if (!this.sharded) throw timeoutError("fetchSockets");
+      const expected = Math.max(0, this.lastServerCount - 1);
+      const received = Math.max(0, expected - done.missing);
+      throw new Error(`timeout reached: only ${received} responses received out of ${expected}`);
+    }
     return localSockets.concat(done.sockets);
   }
 
