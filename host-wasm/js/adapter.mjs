@@ -204,26 +204,42 @@ export class CrosscastAdapter extends Adapter {
           args.push((arg) => {
             if (called) return;
             called = true;
-            this._input(() => this.core.handleServerSideAck(now(), e.ack, arg));
+            this._input(() => {
+              try {
+                this.core.handleServerSideAck(now(), e.ack, arg);
+              } catch {
+                // A value that cannot be encoded: an ack without argument.
+                this.core.handleServerSideAck(now(), e.ack, undefined);
+              }
+            });
           });
         }
         this.nsp._onServerSideEmit(args);
         break;
       }
       case "serverCount":
-        this.link.subscriberCount(e.channel, e.sharded).then(
-          (count) => {
+        this.link
+          .subscriberCount(e.channel, e.sharded)
+          .then((count) => {
             this.lastServerCount = count;
             this._input(() => this.core.answerServerCount(now(), e.id, count));
-          },
-          () => {
+          })
+          .catch(() => {
             // Unanswered: the question expires and the node asks again.
-          },
-        );
+          });
         break;
       case "localSockets":
         super.fetchSockets(localOpts(e.opts)).then((sockets) =>
-          this._input(() => this.core.answerLocalSockets(now(), e.id, sockets.map(describeSocket))),
+          this._input(() => {
+            try {
+              this.core.answerLocalSockets(now(), e.id, sockets.map(describeSocket));
+            } catch {
+              // A handshake or socket.data that cannot be encoded: the ids and
+              // rooms still answer.
+              const bare = sockets.map((s) => ({ id: s.id, rooms: [...s.rooms] }));
+              this.core.answerLocalSockets(now(), e.id, bare);
+            }
+          }),
         );
         break;
       case "localRooms":
@@ -268,16 +284,18 @@ export class CrosscastAdapter extends Adapter {
     packet.nsp = this.nsp.name;
     if (!opts?.flags?.local) {
       const timeout = opts?.flags?.timeout ?? this.requestsTimeout;
-      const data = [...packet.data];
-      this._request(
-        (t) => this.core.broadcastWithAck(t, data, wireOpts(opts), timeout),
-        ack,
-      ).then((done) => {
-        // socket.io counts one client-count callback per server; the node
-        // reports the remote total once every remote server has counted.
-        if (done.timedOut || done.outcome !== "broadcastAck") return;
+      // socket.io counts one client-count callback per server; the node
+      // reports the remote total once every remote server has counted.
+      const done = (completion) => {
+        if (completion.timedOut || completion.outcome !== "broadcastAck") return;
         const remoteServers = Math.max(0, this.lastServerCount - 1);
-        for (let i = 0; i < remoteServers; i++) clientCountCallback(i === 0 ? done.clients : 0);
+        for (let i = 0; i < remoteServers; i++) {
+          clientCountCallback(i === 0 ? completion.clients : 0);
+        }
+      };
+      this._input(() => {
+        const id = this.core.broadcastWithAck(now(), packet.data, wireOpts(opts), timeout);
+        this.pending.set(id, { done, onAck: ack });
       });
     }
     super.broadcastWithAck(packet, opts, clientCountCallback, ack);
