@@ -179,6 +179,26 @@ for (const protocol of ["classic", "sharded"]) {
         });
       }
 
+      test("a second namespace shares the Redis clients of the first", async () => {
+        for (const s of [ctx.crosscast, ctx.official]) s.io.of("/admin");
+        const channel = sharded ? "socket.io#/admin#" : "socket.io-request#/admin#";
+        await waitForSubscribers(ctx.admin, channel, 2, sharded);
+        for (const [from, to] of [["crosscast", "official"], ["official", "crosscast"]]) {
+          const remote = await connectClient(ctx[to].port, "/admin");
+          try {
+            const got = next(remote, "adm", `${from} -> ${to} on /admin`);
+            const onRoot = arrivedBefore(ctx[`client-${to}`], "adm", got);
+            ctx[from].io.of("/admin").emit("adm", from);
+            assert.deepEqual(await got, [from]);
+            assert.equal(await onRoot, false, "the / namespace did not get it");
+            const sockets = await within(ctx[from].io.of("/admin").fetchSockets(), "fetch /admin");
+            assert.deepEqual(sockets.map((x) => x.id), [remote.id]);
+          } finally {
+            remote.disconnect();
+          }
+        }
+      });
+
       test("a crosscast server that closes leaves the cluster; the official server stays", async () => {
         const extra = await startServer({
           redisPort: ctx.redis.port, protocol, lib, name: "extra", impl: "crosscast",

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The WebAssembly host: builds the npm package (host-wasm/build.sh), then runs
 # its node:test suites (golden vectors, real cluster with ioredis and
-# node-redis, the packed tarball in Node.js ESM/CJS, Deno, Bun and workerd).
-# Needs: `npm ci` done in host-wasm/ (.ci/install.d/wasm.sh), redis-server on PATH.
+# node-redis, the socket.io adapter in mixed clusters with the official
+# @socket.io/redis-adapter and with the Rust rust-peer, the packed tarball in
+# Node.js ESM/CJS, Deno, Bun and workerd).
+# Needs: `npm ci` done in host-wasm/ (.ci/install.d/wasm.sh), redis-server on
+# PATH, cargo (test/adapter-rust.test.mjs builds rust-peer).
 set -euo pipefail
 cd "$(dirname "$0")/../../host-wasm"
 [ -d node_modules ] || npm ci --no-audit --no-fund
