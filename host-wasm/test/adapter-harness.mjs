@@ -2,11 +2,16 @@
 // on the official @socket.io/redis-adapter (classic or sharded), each with its
 // own pair of ioredis or node-redis clients, on one redis-server. Every wait is
 // bounded in time and count.
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Server } from "socket.io";
 import * as official from "@socket.io/redis-adapter";
 import Redis from "ioredis";
-import { createClient } from "redis";
+import { createClient, createCluster } from "redis";
 import * as crosscast from "../js/index.mjs";
 import { freePort, within } from "./harness.mjs";
 
@@ -34,10 +39,13 @@ export async function redisPair(port, lib) {
 /**
  * A Socket.IO server: `impl` is "crosscast" or "official", `protocol`
  * "classic" or "sharded". Each connecting socket joins `on-<name>` and takes
- * `{server: name}` as its data; `ask` events are answered with `name`.
+ * `{server: name}` as its data. With `clusterPorts`, the clients are cluster
+ * clients of that Redis Cluster instead.
  */
-export async function startServer({ name, redisPort, impl, protocol, lib, opts = {} }) {
-  const clients = await redisPair(redisPort, lib);
+export async function startServer({ name, redisPort, impl, protocol, lib, opts = {}, clusterPorts }) {
+  const clients = clusterPorts
+    ? await redisClusterPair(clusterPorts, lib)
+    : await redisPair(redisPort, lib);
   const pkg = impl === "crosscast" ? crosscast : official;
   const factory = protocol === "sharded" ? pkg.createShardedAdapter : pkg.createAdapter;
   const httpServer = createServer();
@@ -99,4 +107,108 @@ export function allNext(sockets, event) {
     Promise.all(sockets.map((s) => new Promise((resolve) => s.once(event, (...a) => resolve(a))))),
     `${event} on ${sockets.length} sockets`,
   );
+}
+
+/**
+ * A Redis Cluster of `masters` masters (no replicas) on free loopback ports
+ * (each node's bus port, port + 10000, free too), in a temporary folder.
+ * Resolves once every node reports cluster_state:ok.
+ */
+export async function startRedisCluster(masters = 3) {
+  const dir = mkdtempSync(join(tmpdir(), "crosscast-rcluster-"));
+  const ports = [];
+  for (let attempt = 0; ports.length < masters && attempt < 100; attempt++) {
+    const port = await freePort();
+    if (port + 10000 < 65536 && !ports.includes(port) && (await portIsFree(port + 10000))) {
+      ports.push(port);
+    }
+  }
+  const procs = [];
+  const stop = async () => {
+    await Promise.all(
+      procs.map(
+        (p) =>
+          new Promise((resolve) => {
+            if (p.exitCode !== null) return resolve();
+            p.once("exit", resolve);
+            p.kill("SIGTERM");
+          }),
+      ),
+    );
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const port of ports) {
+      const proc = spawn(
+        "redis-server",
+        ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+          "--cluster-enabled", "yes", "--cluster-config-file", join(dir, `nodes-${port}.conf`),
+          "--dir", dir],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
+      procs.push(proc);
+      let out = "";
+      await within(
+        new Promise((resolve, reject) => {
+          proc.stdout.on("data", (d) => {
+            out += d;
+            if (out.includes("Ready to accept connections")) resolve();
+          });
+          proc.once("exit", (code) => reject(new Error(`redis-server exited ${code}: ${out}`)));
+        }),
+        `cluster node ${port}`,
+      );
+    }
+    execFileSync(
+      "redis-cli",
+      ["--cluster", "create", ...ports.map((p) => `127.0.0.1:${p}`), "--cluster-replicas", "0", "--cluster-yes"],
+      { stdio: "ignore", timeout: 30_000 },
+    );
+    await eventually(
+      () =>
+        ports.every((port) =>
+          execFileSync("redis-cli", ["-p", String(port), "cluster", "info"], { timeout: 5000 })
+            .toString()
+            .includes("cluster_state:ok"),
+        ),
+      "cluster_state:ok on every node",
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { ports, stop };
+}
+
+function portIsFree(port) {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
+  });
+}
+
+/** A connected pair of cluster clients of `lib` on a Redis Cluster. */
+export async function redisClusterPair(ports, lib) {
+  if (lib === "ioredis") {
+    const nodes = ports.map((port) => ({ host: "127.0.0.1", port }));
+    const options = { shardedSubscribers: true };
+    const pub = new Redis.Cluster(nodes, options);
+    const sub = new Redis.Cluster(nodes, options);
+    await Promise.all([pub, sub].map((c) => within(new Promise((r) => c.once("ready", r)), "cluster ready")));
+    return { pub, sub, close: async () => [pub, sub].forEach((c) => c.disconnect()) };
+  }
+  const rootNodes = ports.map((port) => ({ url: `redis://127.0.0.1:${port}` }));
+  const pub = createCluster({ rootNodes });
+  const sub = createCluster({ rootNodes });
+  pub.on("error", () => {});
+  sub.on("error", () => {});
+  await Promise.all([pub.connect(), sub.connect()]);
+  return {
+    pub,
+    sub,
+    close: async () => {
+      for (const c of [pub, sub]) await c.close().catch(() => {});
+    },
+  };
 }
