@@ -240,8 +240,14 @@ mod tests {
             dynamic.broadcast_for(std::slice::from_ref(&room), false),
             "socket.io#/#room1#"
         );
-        assert_eq!(dynamic.broadcast_for(std::slice::from_ref(&sid), false), "socket.io#/#");
-        assert_eq!(dynamic.broadcast_for(std::slice::from_ref(&room), true), "socket.io#/#");
+        assert_eq!(
+            dynamic.broadcast_for(std::slice::from_ref(&sid), false),
+            "socket.io#/#"
+        );
+        assert_eq!(
+            dynamic.broadcast_for(std::slice::from_ref(&room), true),
+            "socket.io#/#"
+        );
         let private = ShardedChannels::new("pfx", "/", SubscriptionMode::DynamicPrivate);
         assert_eq!(
             private.broadcast_for(std::slice::from_ref(&sid), false),

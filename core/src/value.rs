@@ -105,7 +105,9 @@ impl Value {
         match *self {
             Value::Int(i) => u64::try_from(i).ok(),
             Value::UInt(u) => Some(u),
-            Value::Float(f) if f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&f) => {
+            Value::Float(f)
+                if f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&f) =>
+            {
                 Some(f as u64)
             }
             _ => None,
