@@ -11,7 +11,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use crate::error::DecodeError;
 use crate::limits::Limits;
-use crate::msgpack::insert_last_wins;
+use crate::msgpack::MapBuilder;
 use crate::value::{Timestamp, Value};
 
 /// Writes `value` as `JSON.stringify` would.
@@ -317,12 +317,12 @@ impl<'de> Visitor<'de> for ValueSeed {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut entries = Vec::new();
+        let mut entries = MapBuilder::default();
         while let Some(key) = map.next_key::<String>()? {
             let value = map.next_value_seed(self.nested()?)?;
-            insert_last_wins(&mut entries, key, value);
+            entries.insert(key, value);
         }
-        Ok(Value::Map(entries))
+        Ok(entries.finish())
     }
 }
 

@@ -406,7 +406,7 @@ impl<'a> Reader<'a> {
         if n > self.remaining() / 2 {
             return Err(DecodeError::Truncated { offset: self.pos });
         }
-        let mut entries = Vec::with_capacity(n);
+        let mut map = MapBuilder::with_capacity(n);
         for _ in 0..n {
             let key_at = self.pos;
             let key = match self.value(depth)? {
@@ -419,11 +419,11 @@ impl<'a> Reader<'a> {
                 Item::Value(_) => return Err(DecodeError::MapKey { offset: key_at }),
             };
             match self.value(depth)? {
-                Item::Value(v) => insert_last_wins(&mut entries, key, v),
+                Item::Value(v) => map.insert(key, v),
                 Item::Undefined => {}
             }
         }
-        Ok(Item::Value(Value::Map(entries)))
+        Ok(Item::Value(map.finish()))
     }
 
     fn ext(&mut self, n: usize, start: usize) -> Result<Item, DecodeError> {
@@ -449,21 +449,57 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Inserts like a JavaScript object assignment: a repeated key keeps its first
-/// position and takes the last value.
-pub(crate) fn insert_last_wins(entries: &mut Vec<(String, Value)>, key: String, value: Value) {
-    // Maps on this wire are small; a linear scan is cheaper than hashing until
-    // they are not.
-    if entries.len() < 32 {
-        if let Some(slot) = entries.iter_mut().find(|(k, _)| *k == key) {
+/// Builds a map the way JavaScript object assignment does: a repeated key
+/// keeps its first position and takes the last value. Small maps (the usual
+/// case on this wire) are searched linearly; past [`MapBuilder::INDEX_FROM`]
+/// entries an ordered index keeps each insertion logarithmic, so a hostile map
+/// of many keys costs `O(n log n)`, not `O(n²)`.
+#[derive(Debug, Default)]
+pub(crate) struct MapBuilder {
+    entries: Vec<(String, Value)>,
+    index: Option<std::collections::BTreeMap<String, usize>>,
+}
+
+impl MapBuilder {
+    const INDEX_FROM: usize = 32;
+
+    pub(crate) fn with_capacity(n: usize) -> Self {
+        Self {
+            entries: Vec::with_capacity(n),
+            index: None,
+        }
+    }
+
+    pub(crate) fn insert(&mut self, key: String, value: Value) {
+        if let Some(index) = &mut self.index {
+            match index.get(&key) {
+                Some(&at) => self.entries[at].1 = value,
+                None => {
+                    index.insert(key.clone(), self.entries.len());
+                    self.entries.push((key, value));
+                }
+            }
+            return;
+        }
+        if let Some(slot) = self.entries.iter_mut().find(|(k, _)| *k == key) {
             slot.1 = value;
             return;
         }
-    } else if let Some(slot) = entries.iter_mut().rev().find(|(k, _)| *k == key) {
-        slot.1 = value;
-        return;
+        self.entries.push((key, value));
+        if self.entries.len() >= Self::INDEX_FROM {
+            let index = self
+                .entries
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _))| (k.clone(), i))
+                .collect();
+            self.index = Some(index);
+        }
     }
-    entries.push((key, value));
+
+    pub(crate) fn finish(self) -> Value {
+        Value::Map(self.entries)
+    }
 }
 
 fn timestamp(data: &[u8], offset: usize) -> Result<Timestamp, DecodeError> {
@@ -576,6 +612,22 @@ mod tests {
             decode(&[0x01, 0x02], &limits),
             Err(DecodeError::TrailingBytes { count: 1 })
         );
+    }
+
+    #[test]
+    fn repeated_keys_keep_their_first_place_and_last_value_in_large_maps() {
+        let mut bytes = vec![0xde, 0x00, 40];
+        for i in 0..39u8 {
+            bytes.extend_from_slice(&[0xa2, b'k', b'0' + i % 40, i]);
+        }
+        // The 40th entry repeats key "k0" (i == 0) with value 99.
+        bytes.extend_from_slice(&[0xa2, b'k', b'0', 99]);
+        let Ok(Value::Map(entries)) = decode(&bytes, &Limits::default()) else {
+            panic!("a map")
+        };
+        assert_eq!(entries.len(), 39);
+        assert_eq!(entries[0], ("k0".to_owned(), Value::Int(99)));
+        assert_eq!(entries[38].0, "kV");
     }
 
     #[test]
