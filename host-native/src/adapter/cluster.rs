@@ -480,17 +480,27 @@ async fn dispatch(cluster: std::sync::Weak<ClusterInner>, mut events: mpsc::Rece
     }
 }
 
-/// Publishes queued messages in order.
+/// Most messages published in one pipeline.
+const PUBLISH_BATCH: usize = 256;
+
+/// Publishes queued messages in order: everything queued while the previous
+/// batch was in flight goes out as the next pipeline (at most [`PUBLISH_BATCH`]).
 async fn publish(
     driver: Driver,
     mut queue: mpsc::Receiver<Transmit>,
     cluster: std::sync::Weak<ClusterInner>,
 ) {
-    while let Some(t) = queue.recv().await {
-        if driver.publish(&t.channel, t.payload).await.is_err()
+    let mut taken = Vec::with_capacity(PUBLISH_BATCH);
+    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+    while queue.recv_many(&mut taken, PUBLISH_BATCH).await > 0 {
+        batch.extend(taken.drain(..).map(|t: Transmit| (t.channel, t.payload)));
+        if driver.publish_batch(&batch).await.is_err()
             && let Some(cluster) = cluster.upgrade()
         {
-            cluster.publish_dropped.fetch_add(1, Ordering::Relaxed);
+            cluster
+                .publish_dropped
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
         }
+        batch.clear();
     }
 }

@@ -231,6 +231,37 @@ impl Driver {
         }
     }
 
+    /// Publishes every `(channel, payload)` of `batch`, in order, as one pipeline on the
+    /// publisher connection (one write and one round trip for the whole batch on a single
+    /// server). All or nothing as far as the counters know: on success every message counts
+    /// as published, on failure every one as a failure. Errors as [`Driver::publish`].
+    pub async fn publish_batch(&self, batch: &[(String, Vec<u8>)]) -> Result<(), DriverError> {
+        self.open()?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let counters = self.shared().sink.counters();
+        let kind = self.shared().target.kind;
+        let result = self
+            .command(|p| async move { p.publish_batch(kind, batch).await })
+            .await;
+        let n = batch.len() as u64;
+        match result {
+            Ok(()) => {
+                counters
+                    .published
+                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                counters
+                    .publish_failures
+                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                Err(e)
+            }
+        }
+    }
+
     /// How many subscribers `channel` has (`PUBSUB NUMSUB`, or `PUBSUB SHARDNUMSUB` when
     /// sharded); on a Redis Cluster the sum over all masters. Errors as [`Driver::publish`].
     pub async fn server_count(&self, channel: &str) -> Result<u64, DriverError> {

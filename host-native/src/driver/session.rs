@@ -199,6 +199,35 @@ impl Publisher {
         }
     }
 
+    /// Publishes every `(channel, payload)` in order. On a single server they go
+    /// as one pipeline (one write, one round trip); on a cluster one command at a
+    /// time, since the commands may belong to different slot owners.
+    pub(crate) async fn publish_batch(
+        &self,
+        kind: PubSubKind,
+        batch: &[(String, Vec<u8>)],
+    ) -> RedisResult<()> {
+        let verb = match kind {
+            PubSubKind::Classic => "PUBLISH",
+            PubSubKind::Sharded => "SPUBLISH",
+        };
+        match self.clone() {
+            Self::Single(mut c) => {
+                let mut pipe = redis::pipe();
+                for (channel, payload) in batch {
+                    pipe.cmd(verb).arg(channel).arg(payload).ignore();
+                }
+                pipe.query_async::<()>(&mut c).await
+            }
+            Self::Cluster(_) => {
+                for (channel, payload) in batch {
+                    self.publish(kind, channel, payload).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Subscribers of `channel`; on a cluster summed over every master.
     pub(crate) async fn server_count(&self, kind: PubSubKind, channel: &str) -> RedisResult<u64> {
         let sub = match kind {
