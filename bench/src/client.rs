@@ -6,14 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use tokio::sync::watch;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
-use tokio_tungstenite::tungstenite::Message;
 
-use crate::connection::Ws;
 use crate::packet::{self, Frame};
+use crate::wire::{self, Socket};
 
 /// Largest latency the histograms hold (60 s, in µs); larger values are clamped.
 const MAX_LATENCY_US: u64 = 60_000_000;
@@ -41,7 +39,9 @@ impl Clock {
 /// How a sender paces its messages.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Pace {
-    /// One message per period (a tick that finds the window full is skipped and counted).
+    /// One message per period (a tick that finds the window full is skipped and
+    /// counted). Ticks the generator could not serve in time (it was not
+    /// scheduled) are sent late, in a burst, so the offered rate holds on average.
     Every(Duration),
     /// As fast as the window allows.
     Max,
@@ -89,10 +89,19 @@ pub(crate) struct Outcome {
     pub(crate) error: Option<String>,
 }
 
+/// What the client does after one wake-up.
+enum Step {
+    Nothing,
+    Read,
+    Send,
+}
+
 /// Runs one client until `stop` turns true, its socket fails, or the server
-/// closes it. Sends only while `plan` says so.
+/// closes it. Sends only while `plan` says so. Every read hands all complete
+/// frames of the buffer to the receive path at once: one clock reading and one
+/// shared-counter update per read, not per message.
 pub(crate) async fn run(
-    ws: Ws,
+    mut ws: Socket,
     plan: Option<SendPlan>,
     clock: Clock,
     counters: Arc<Counters>,
@@ -107,7 +116,6 @@ pub(crate) async fn run(
         last_delivery_us: 0,
         error: None,
     };
-    let (mut sink, mut stream) = ws.split();
     let mut sending = plan.is_some();
     let until = plan.map_or_else(Instant::now, |p| p.until);
     let deadline = tokio::time::sleep_until(until);
@@ -119,7 +127,7 @@ pub(crate) async fn run(
             ..
         }) => {
             let mut interval = tokio::time::interval_at(from, period);
-            interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
+            interval.set_missed_tick_behavior(MissedTickBehavior::Burst);
             Some(interval)
         }
         _ => None,
@@ -129,77 +137,111 @@ pub(crate) async fn run(
     let mut in_flight: u64 = 0;
     let mut frame = String::with_capacity(64);
 
-    loop {
+    'run: loop {
         let may_send = sending && in_flight < window;
-        let send_now = tokio::select! {
+        let step = tokio::select! {
             biased;
             _ = stop.changed() => break,
-            message = stream.next() => {
-                match message {
-                    Some(Ok(Message::Text(text))) => match packet::parse(text.as_str()) {
+            read = ws.fill() => match read {
+                Ok(0) => {
+                    outcome.error = Some("connection closed by the server".to_owned());
+                    break;
+                }
+                Ok(_) => Step::Read,
+                Err(e) => {
+                    outcome.error = Some(format!("receive: {e}"));
+                    break;
+                }
+            },
+            () = &mut deadline, if sending => {
+                sending = false;
+                Step::Nothing
+            }
+            _ = tick(&mut ticker), if sending => {
+                if may_send {
+                    Step::Send
+                } else {
+                    outcome.stalls += 1;
+                    Step::Nothing
+                }
+            }
+            () = std::future::ready(()), if max_pace && may_send => Step::Send,
+        };
+        match step {
+            Step::Nothing => {}
+            Step::Read => {
+                let now = clock.micros();
+                let mut received = 0u64;
+                let mut pongs = 0u32;
+                loop {
+                    let (opcode, range) = match ws.next_frame() {
+                        Ok(Some(frame)) => frame,
+                        Ok(None) => break,
+                        Err(e) => {
+                            outcome.error = Some(format!("receive: {e}"));
+                            break 'run;
+                        }
+                    };
+                    match opcode {
+                        wire::OP_TEXT => {}
+                        wire::OP_CLOSE => {
+                            outcome.error = Some("connection closed by the server".to_owned());
+                            break 'run;
+                        }
+                        wire::OP_PING => {
+                            if let Err(e) = ws.send_pong(range).await {
+                                outcome.error = Some(format!("pong: {e}"));
+                                break 'run;
+                            }
+                            continue;
+                        }
+                        _ => continue,
+                    }
+                    let text = std::str::from_utf8(ws.payload(range)).unwrap_or("");
+                    match packet::parse(text) {
                         Frame::Chat { t, s } => {
-                            let now = clock.micros();
                             outcome
                                 .latency
                                 .saturating_record(now.saturating_sub(t).clamp(1, MAX_LATENCY_US));
-                            outcome.received += 1;
-                            outcome.last_delivery_us = now;
-                            counters.received.fetch_add(1, Ordering::Relaxed);
+                            received += 1;
                             if s == Some(me) {
                                 in_flight = in_flight.saturating_sub(1);
                             }
                         }
-                        Frame::Ping => {
-                            if let Err(e) = sink.send(Message::text(packet::PONG)).await {
-                                outcome.error = Some(format!("pong: {e}"));
-                                break;
-                            }
-                        }
+                        Frame::Ping => pongs += 1,
                         Frame::Refused(why) => {
                             outcome.error = Some(format!("server ended the session: {why}"));
-                            break;
+                            break 'run;
                         }
                         Frame::Open | Frame::Connected | Frame::Other => {}
-                    },
-                    Some(Ok(Message::Close(_))) | None => {
-                        outcome.error = Some("connection closed by the server".to_owned());
-                        break;
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => {
-                        outcome.error = Some(format!("receive: {e}"));
-                        break;
                     }
                 }
-                false
-            }
-            () = &mut deadline, if sending => {
-                sending = false;
-                false
-            }
-            _ = tick(&mut ticker), if sending => {
-                if may_send {
-                    true
-                } else {
-                    outcome.stalls += 1;
-                    false
+                if received > 0 {
+                    outcome.received += received;
+                    outcome.last_delivery_us = now;
+                    counters.received.fetch_add(received, Ordering::Relaxed);
+                }
+                for _ in 0..pongs {
+                    if let Err(e) = ws.send_text(packet::PONG.as_bytes()).await {
+                        outcome.error = Some(format!("pong: {e}"));
+                        break 'run;
+                    }
                 }
             }
-            () = std::future::ready(()), if max_pace && may_send => true,
-        };
-        if send_now {
-            packet::write_chat(&mut frame, clock.micros(), me, outcome.sent);
-            if let Err(e) = sink.send(Message::text(frame.as_str())).await {
-                outcome.error = Some(format!("send: {e}"));
-                break;
+            Step::Send => {
+                packet::write_chat(&mut frame, clock.micros(), me, outcome.sent);
+                if let Err(e) = ws.send_text(frame.as_bytes()).await {
+                    outcome.error = Some(format!("send: {e}"));
+                    break;
+                }
+                outcome.sent += 1;
+                in_flight += 1;
+                counters.sent.fetch_add(1, Ordering::Relaxed);
             }
-            outcome.sent += 1;
-            in_flight += 1;
-            counters.sent.fetch_add(1, Ordering::Relaxed);
         }
     }
     // Closing is best effort and bounded: the run is over either way.
-    let _ = tokio::time::timeout(Duration::from_millis(500), sink.close()).await;
+    let _ = tokio::time::timeout(Duration::from_millis(500), ws.close()).await;
     outcome
 }
 

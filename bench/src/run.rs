@@ -11,10 +11,11 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::client::{self, Clock, Counters, Pace, SendPlan};
-use crate::connection::{self, Ws};
+use crate::connection;
 use crate::endpoint::Endpoint;
 use crate::procfs;
 use crate::report::{Latency, ProcessReport, Report, ratio};
+use crate::wire::Socket;
 
 /// Connections opened at the same time while connecting the clients.
 const CONNECT_CONCURRENCY: usize = 64;
@@ -217,14 +218,14 @@ fn cpu_snapshot(pids: &[u32]) -> Result<CpuSnapshot, String> {
 
 /// Opens `clients_per_server` clients to every server, server by server in
 /// order; fails if any of them fails.
-async fn connect_all(plan: &Plan) -> Result<Vec<Ws>, String> {
+async fn connect_all(plan: &Plan) -> Result<Vec<Socket>, String> {
     let targets: Vec<&Endpoint> = plan
         .servers
         .iter()
         .flat_map(|s| std::iter::repeat_n(s, plan.clients_per_server))
         .collect();
     let timeout = plan.connect_timeout;
-    let results: Vec<Result<Ws, String>> = futures_util::stream::iter(targets)
+    let results: Vec<Result<Socket, String>> = futures_util::stream::iter(targets)
         .map(|endpoint| connection::open(endpoint, timeout))
         .buffered(CONNECT_CONCURRENCY)
         .collect()
