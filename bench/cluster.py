@@ -3,8 +3,8 @@
 
 One command (from the repository root):
 
-    bench/cluster.py            # full run, both modes, about 15 minutes
-    bench/cluster.py --quick    # classic only, shorter runs, about 4 minutes
+    bench/cluster.py            # full run, both modes, about 9 minutes
+    bench/cluster.py --quick    # classic only, shorter runs, about 3 minutes
 
 It builds the release binaries, installs the Node peer app's npm dependencies
 when missing, starts ONE private redis-server on a free loopback port, and then
@@ -188,8 +188,10 @@ class Cluster:
                 break
             time.sleep(0.05)
         with open(path) as f:
-            tail = f.read()[-600:]
-        raise RuntimeError(f"server {i} ({self.kinds[i]}) did not start: {tail}")
+            text = f.read()
+        errors = [line for line in text.splitlines() if "Error" in line][:2]
+        raise RuntimeError(f"server {i} ({self.kinds[i]}) did not start: "
+                           f"{' | '.join(errors) or text[-300:]}")
 
     def _wait_subscribed(self):
         if self.adapter == "classic":

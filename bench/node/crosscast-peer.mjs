@@ -37,8 +37,9 @@ if (!["classic", "sharded"].includes(values.adapter)) {
   throw new Error("--adapter must be classic or sharded");
 }
 
+// The package entry (not adapter.mjs itself): it instantiates the wasm module.
 const { createAdapter, createShardedAdapter } = await import(
-  pathToFileURL(path.join(root, "host-wasm", "js", "adapter.mjs")).href
+  pathToFileURL(path.join(root, "host-wasm", "js", "index.mjs")).href
 );
 const pub = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
 const sub = pub.duplicate();
