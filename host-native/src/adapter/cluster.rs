@@ -377,6 +377,11 @@ impl ClusterInner {
         config
     }
 
+    /// Counts one message that was not published (queue full, Redis down).
+    pub(crate) fn count_dropped(&self) {
+        self.publish_dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn register_namespace(&self, nsp: &str, uid: &str, commands: mpsc::Sender<Command>) {
         lock(&self.namespaces).insert(nsp.to_owned(), commands);
         lock(&self.uids).insert(nsp.to_owned(), uid.to_owned());

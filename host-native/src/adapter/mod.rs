@@ -103,8 +103,12 @@ impl<E: SocketEmitter> CrosscastAdapter<E> {
         packet_data(self.local.parser(), packet).map(|data| Packet { data, nsp: None })
     }
 
+    /// Hands a command to the namespace task; when its queue is full (the
+    /// cluster cannot keep up) the command is dropped and counted in
+    /// [`Metrics::publish_dropped`].
     fn send(&self, command: Command) {
         if self.commands.try_send(command).is_err() {
+            self.cluster.inner.count_dropped();
             tracing::warn!(nsp = %self.nsp(), "namespace task is full or gone: command dropped");
         }
     }
