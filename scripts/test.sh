@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 echo "== cargo test (workspace)"
 cargo test --workspace --all-targets --locked
 
+echo "== cargo test --doc (the documented examples compile and run)"
+cargo test --workspace --doc --locked
+
 # Further suites register themselves here (see scripts/test.d/).
 if [ -d scripts/test.d ]; then
   for part in scripts/test.d/*.sh; do
