@@ -915,6 +915,19 @@ impl Node {
         Ok(())
     }
 
+    /// The remote broadcast `ack`, if the node still collects for it; an id the
+    /// node never issued is a usage error, an expired one is counted as late.
+    fn remote_ack(&mut self, ack: RemoteAckId) -> Result<Option<&mut RemoteAck>, UsageError> {
+        if ack.0 >= self.next_id {
+            return Err(UsageError::UnknownQuestion(ack.0));
+        }
+        let entry = self.remote_acks.get_mut(&ack);
+        if entry.is_none() {
+            self.stats.late_host_answers += 1;
+        }
+        Ok(entry)
+    }
+
     /// Reports how many local clients a remote broadcast with acks reached. Sent
     /// once, even when zero; later calls are ignored.
     pub fn handle_remote_client_count(
@@ -923,11 +936,7 @@ impl Node {
         ack: RemoteAckId,
         count: u64,
     ) -> Result<(), UsageError> {
-        if ack.0 >= self.next_id {
-            return Err(UsageError::UnknownQuestion(ack.0));
-        }
-        let Some(entry) = self.remote_acks.get_mut(&ack) else {
-            self.stats.late_host_answers += 1;
+        let Some(entry) = self.remote_ack(ack)? else {
             return Ok(());
         };
         if entry.count_sent {
@@ -958,11 +967,7 @@ impl Node {
         ack: RemoteAckId,
         value: Value,
     ) -> Result<(), UsageError> {
-        if ack.0 >= self.next_id {
-            return Err(UsageError::UnknownQuestion(ack.0));
-        }
-        let Some(entry) = self.remote_acks.get(&ack) else {
-            self.stats.late_host_answers += 1;
+        let Some(entry) = self.remote_ack(ack)? else {
             return Ok(());
         };
         let channel = entry.reply.channel.clone();
