@@ -639,11 +639,8 @@ def prepare(args):
         subprocess.run(["cargo", "build", "--release", "-p", "crosscast-bench",
                         "-p", "crosscast", "--bin", "crosscast",
                         "-p", "crosscast-tests", "--bin", "rust-peer"], cwd=ROOT, check=True)
-    node_modules = os.path.join(ROOT, "interop", "node", "node_modules")
-    if not os.path.isdir(os.path.join(node_modules, "@socket.io", "redis-adapter")):
-        log("installing the Node peer app's dependencies (npm ci)")
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"],
-                       cwd=os.path.join(ROOT, "interop", "node"), check=True)
+    # npm ci unless node_modules was installed from the current lockfile.
+    subprocess.run(["bash", "scripts/npm-deps.sh", "interop/node"], cwd=ROOT, check=True)
     for tool in ("redis-server", "redis-cli", "redis-benchmark", "node"):
         if shutil.which(tool) is None:
             raise SystemExit(f"cluster.py: {tool} is required")

@@ -2,10 +2,16 @@
 # Runs every test of the project: the Rust workspace (unit, golden vectors,
 # property tests, simulated clusters, real-process tests with their own
 # redis-server) and the JavaScript suites.
-# Needs: the Rust toolchain of rust-toolchain.toml, redis-server on PATH,
-# Node.js 20+ with npm (for the Node interop tests).
+# It first installs what a fresh machine lacks (scripts/setup.sh: toolchain,
+# wasm target, wasm-bindgen CLI, redis-server, Node.js, chromium, the npm
+# packages of every suite); set CROSSCAST_NO_SETUP=1 to skip that step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [ "${CROSSCAST_NO_SETUP:-}" != 1 ]; then
+  echo "== setup (scripts/setup.sh)"
+  bash scripts/setup.sh
+fi
 
 echo "== cargo test (workspace)"
 cargo test --workspace --all-targets --locked

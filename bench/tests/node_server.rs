@@ -1,6 +1,6 @@
 //! crosscast-bench against a real Node.js peer server (interop/node/peer-server.js,
 //! in-memory): every message reaches every client, and the report says so.
-//! Needs Node.js and `npm ci` in interop/node (done by .ci/install.d/node-deps.sh).
+//! Needs Node.js and `npm ci` in interop/node (done by scripts/setup.sh).
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};

@@ -40,9 +40,11 @@ before(async () => {
     JSON.stringify({ name: "empty-project", private: true, version: "0.0.0" }),
   );
   // socket.io and ioredis for the adapter scripts; socket.io-adapter, the
-  // peer dependency, comes with the package.
+  // peer dependency, comes with the package. Installed from the registry (it
+  // is reachable wherever the tests run): an `--offline` install would depend
+  // on what an earlier run left in npm's cache.
   const versions = JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8")).devDependencies;
-  run("npm", ["install", "--offline", "--no-audit", "--no-fund", join(project, packed.filename),
+  run("npm", ["install", "--no-audit", "--no-fund", join(project, packed.filename),
     `socket.io@${versions["socket.io"]}`, `ioredis@${versions.ioredis}`]);
   copyFileSync(join(pkgDir, "test/runtime/publish.mjs"), join(project, "publish.mjs"));
 

@@ -7,7 +7,4 @@ cd "$(dirname "$0")/../.."
 # The mixed-cluster tests run the Rust interop peer next to the Node servers.
 cargo build -p crosscast-tests --bin rust-peer --locked
 cd interop/node
-if [ ! -d node_modules ]; then
-  npm ci --no-audit --no-fund
-fi
 node --test test/

@@ -4,10 +4,9 @@
 # node-redis, the socket.io adapter in mixed clusters with the official
 # @socket.io/redis-adapter and with the Rust rust-peer, the packed tarball in
 # Node.js ESM/CJS, Deno, Bun and workerd).
-# Needs: `npm ci` done in host-wasm/ (.ci/install.d/wasm.sh), redis-server on
+# Needs: `npm ci` done in host-wasm/ (scripts/setup.sh), redis-server on
 # PATH, cargo (test/adapter-rust.test.mjs builds rust-peer).
 set -euo pipefail
 cd "$(dirname "$0")/../../host-wasm"
-[ -d node_modules ] || npm ci --no-audit --no-fund
 bash build.sh
 node --test --test-concurrency=1 test/*.test.mjs
