@@ -3,11 +3,12 @@
 //!
 //! Every server of the cluster subscribes to the channel itself and emits to its own clients
 //! only (`io.local()`), so each client receives each message exactly once. The payload is
-//! emitted as a string when it is UTF-8, else as binary.
+//! emitted as a string when it is UTF-8, else as binary. In a sharded cluster the channels are
+//! shard channels (SSUBSCRIBE). A message this server published itself with `--publish` on
+//! the same channel is delivered once, not twice (see `publish`).
 
 use std::sync::Arc;
 
-use rmpv::Value as Msg;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use tokio::sync::mpsc;
@@ -18,6 +19,7 @@ use crate::driver::{Driver, DriverEvent};
 
 use super::cli::Bridge;
 use super::metrics::Metrics;
+use super::publish::{self, Publisher};
 
 /// Subscribes every bridge channel on `driver` and spawns the task that emits their messages
 /// (and logs the driver's connection changes) until `events` ends.
@@ -27,6 +29,7 @@ pub(crate) fn spawn<A: Adapter>(
     mut events: mpsc::Receiver<DriverEvent>,
     bridges: Vec<Bridge>,
     metrics: Arc<Metrics>,
+    publisher: Arc<Publisher>,
 ) -> JoinHandle<()> {
     for bridge in &bridges {
         match driver.subscribe(bridge.channel.clone()) {
@@ -40,10 +43,10 @@ pub(crate) fn spawn<A: Adapter>(
                 DriverEvent::Message {
                     channel, payload, ..
                 } => {
-                    let data = match std::str::from_utf8(&payload) {
-                        Ok(text) => Msg::from(text),
-                        Err(_) => Msg::Binary(payload.to_vec()),
-                    };
+                    if publisher.take_echo(&channel, &payload) {
+                        continue;
+                    }
+                    let data = publish::bridged_form(&payload);
                     for bridge in bridges.iter().filter(|b| b.channel == channel) {
                         metrics.bridge_message();
                         if let Err(e) = io.local().emit(&bridge.event, &data).await {

@@ -12,6 +12,9 @@
 //! - `x:sse` (event, args, ack): a server-side emit with acknowledgements to the other servers;
 //!   `ack([answers...])` or `ack({error})`.
 //!
+//! With `--publish CHANNEL:EVENT`, each client event named EVENT (one of these or any other)
+//! is also PUBLISHed on CHANNEL (see `publish`).
+//!
 //! Server-side event from the other servers: `stats` (ack): `ack({sockets: <local count>})`.
 //!
 //! Every socket joins the room named after its own id on connect, as Node sockets do, so that
@@ -27,6 +30,7 @@ use tracing::{debug, warn};
 
 use super::cluster::{Cluster, ServerEvent};
 use super::metrics::Metrics;
+use super::publish::{Publisher, Route};
 use super::value;
 
 /// What the handlers share. Cheap to clone.
@@ -34,12 +38,31 @@ use super::value;
 pub(crate) struct Chat {
     cluster: Arc<Cluster>,
     metrics: Arc<Metrics>,
+    publisher: Arc<Publisher>,
 }
 
+/// The client events the chat handles itself.
+const CHAT_EVENTS: [&str; 6] = [
+    "chat message",
+    "join",
+    "leave",
+    "room message",
+    "who",
+    "x:sse",
+];
+
 impl Chat {
-    /// The app on `cluster`, counting in `metrics`.
-    pub(crate) fn new(cluster: Arc<Cluster>, metrics: Arc<Metrics>) -> Self {
-        Self { cluster, metrics }
+    /// The app on `cluster`, counting in `metrics`, publishing with `publisher`.
+    pub(crate) fn new(
+        cluster: Arc<Cluster>,
+        metrics: Arc<Metrics>,
+        publisher: Arc<Publisher>,
+    ) -> Self {
+        Self {
+            cluster,
+            metrics,
+            publisher,
+        }
     }
 
     /// Answers the server-side events of the other servers with the state of `io`.
@@ -87,23 +110,31 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, chat: Chat) {
         "chat message",
         async move |io: SocketIo<A>, Data(msg): Data<Msg>| {
             c.metrics.chat_message();
-            if let Err(e) = io.emit("chat message", &msg).await {
+            let sent = match c.publisher.publish("chat message", &msg, true) {
+                Route::Adapter => io.emit("chat message", &msg).await,
+                Route::Bridged { event, data } => io.local().emit(event, &data).await,
+            };
+            if let Err(e) = sent {
                 warn!("chat message broadcast failed: {e}");
             }
         },
     );
 
+    let c = chat.clone();
     socket.on(
         "join",
-        async |socket: SocketRef<A>, Data(room): Data<Msg>, ack: AckSender<A>| {
+        async move |socket: SocketRef<A>, Data(room): Data<Msg>, ack: AckSender<A>| {
+            c.publisher.publish("join", &room, false);
             let joined = room_name(&room).map(|room| socket.join(room)).is_some();
             let _ = ack.send(&joined);
         },
     );
 
+    let c = chat.clone();
     socket.on(
         "leave",
-        async |socket: SocketRef<A>, Data(room): Data<Msg>, ack: AckSender<A>| {
+        async move |socket: SocketRef<A>, Data(room): Data<Msg>, ack: AckSender<A>| {
+            c.publisher.publish("leave", &room, false);
             let left = room_name(&room).map(|room| socket.leave(room)).is_some();
             let _ = ack.send(&left);
         },
@@ -113,6 +144,7 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, chat: Chat) {
     socket.on(
         "room message",
         async move |io: SocketIo<A>, Data(body): Data<Msg>| {
+            c.publisher.publish("room message", &body, false);
             let room = field(&body, "room")
                 .and_then(Msg::as_str)
                 .map(str::to_owned);
@@ -130,6 +162,7 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, chat: Chat) {
 
     let c = chat.clone();
     socket.on("who", async move |io: SocketIo<A>, ack: AckSender<A>| {
+        c.publisher.publish("who", &Msg::Nil, false);
         let answer = match who(&io, &c.cluster).await {
             Ok((sockets, servers)) => serde_json::json!({ "sockets": sockets, "servers": servers }),
             Err(error) => serde_json::json!({ "error": error }),
@@ -141,6 +174,7 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, chat: Chat) {
     socket.on(
         "x:sse",
         async move |Data(data): Data<Msg>, ack: AckSender<A>| {
+            c.publisher.publish("x:sse", &data, false);
             let (event, args) = sse_request(data);
             let answer = match c.cluster.server_side_emit_with_ack(&event, args).await {
                 Ok(answers) => Msg::Array(answers.iter().map(value::to_msg).collect()),
@@ -149,6 +183,18 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, chat: Chat) {
             let _ = ack.send(&answer);
         },
     );
+
+    // The events that are only published.
+    for event in chat.publisher.events() {
+        if CHAT_EVENTS.contains(&event.as_str()) {
+            continue;
+        }
+        let c = chat.clone();
+        let name = event.clone();
+        socket.on(event, async move |Data(data): Data<Msg>| {
+            c.publisher.publish(&name, &data, false);
+        });
+    }
 
     let c = chat;
     socket.on_disconnect(async move |socket: SocketRef<A>| {

@@ -62,6 +62,32 @@ fn parse_bridge(text: &str) -> Result<Bridge, String> {
     }
 }
 
+/// A `--publish CHANNEL[:EVENT]`: client events named EVENT go out on the plain Redis channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Publish {
+    /// The Redis channel (`PUBLISH`, or `SPUBLISH` with `--adapter sharded`).
+    pub channel: String,
+    /// The client event that is published.
+    pub event: String,
+}
+
+/// The event of a `--publish` that names none.
+pub const DEFAULT_PUBLISH_EVENT: &str = "chat message";
+
+fn parse_publish(text: &str) -> Result<Publish, String> {
+    let (channel, event) = match text.rsplit_once(':') {
+        Some((channel, event)) => (channel, event),
+        None => (text, DEFAULT_PUBLISH_EVENT),
+    };
+    if channel.is_empty() || event.is_empty() {
+        return Err(format!("expected CHANNEL or CHANNEL:EVENT, got {text:?}"));
+    }
+    Ok(Publish {
+        channel: channel.to_owned(),
+        event: event.to_owned(),
+    })
+}
+
 /// Options of `crosscast serve`.
 #[derive(Clone, Debug, Args)]
 pub struct ServeConfig {
@@ -93,6 +119,29 @@ pub struct ServeConfig {
     /// clients of every node (repeatable; needs --redis-url).
     #[arg(long = "bridge", value_name = "CHANNEL:EVENT", value_parser = parse_bridge)]
     pub bridges: Vec<Bridge>,
+    /// PUBLISH every client event EVENT (default "chat message") on the Redis channel CHANNEL,
+    /// once, from the server the client is connected to: a string as it is, anything else as
+    /// JSON (SPUBLISH with --adapter sharded). Repeatable, comma-separated in the environment;
+    /// a channel with a colon must name its event. Needs --redis-url. On a channel that is
+    /// also a --bridge channel, that channel carries the event through the cluster, so no
+    /// client gets it twice.
+    #[arg(
+        long = "publish",
+        env = "CROSSCAST_PUBLISH",
+        value_name = "CHANNEL[:EVENT]",
+        value_parser = parse_publish,
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub publishes: Vec<Publish>,
+    /// The largest --publish payload in bytes; a larger one is not published (and counted).
+    #[arg(
+        long,
+        env = "CROSSCAST_PUBLISH_MAX_BYTES",
+        default_value_t = 1_048_576,
+        value_parser = clap::value_parser!(u64).range(1..=536_870_912)
+    )]
+    pub publish_max_bytes: u64,
 }
 
 impl ServeConfig {

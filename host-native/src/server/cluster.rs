@@ -256,7 +256,11 @@ pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served
         let cluster = Arc::new(Cluster::Local(Local::new(
             socketioxide_core::Uid::new().to_string(),
         )));
-        let chat = chat::Chat::new(Arc::clone(&cluster), shared.metrics.clone());
+        let chat = chat::Chat::new(
+            Arc::clone(&cluster),
+            shared.metrics.clone(),
+            shared.publisher.clone(),
+        );
         io.ns(NSP, chat::connect_handler(chat.clone()));
         return serve::run(config, shared, io, layer, cluster, chat).await;
     };
@@ -273,7 +277,11 @@ pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served
         .with_adapter::<CrosscastAdapter<_>>(handle.clone())
         .build_layer();
     let cluster = Arc::new(Cluster::Redis(Redis { handle }));
-    let chat = chat::Chat::new(Arc::clone(&cluster), shared.metrics.clone());
+    let chat = chat::Chat::new(
+        Arc::clone(&cluster),
+        shared.metrics.clone(),
+        shared.publisher.clone(),
+    );
     io.ns(NSP, chat::connect_handler(chat.clone()))
         .await
         .map_err(|e| ServeError(format!("cannot join the cluster: {e}")))?;

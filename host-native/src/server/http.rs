@@ -13,6 +13,7 @@ use crate::driver::Driver;
 use super::cluster::Cluster;
 use super::metrics::{self, Metrics};
 use super::page;
+use super::publish::Publisher;
 
 /// What the routes read.
 #[derive(Clone, Debug)]
@@ -23,6 +24,8 @@ pub(crate) struct Status {
     pub(crate) metrics: Arc<Metrics>,
     /// The app's own Redis connection (bridges), present whenever Redis is configured.
     pub(crate) redis: Option<Driver>,
+    /// `--publish`.
+    pub(crate) publisher: Arc<Publisher>,
 }
 
 impl Status {
@@ -88,6 +91,7 @@ async fn metrics_text(State(status): State<Status>) -> Response {
         cluster: status.cluster.stats(),
         bridge: status.redis.as_ref().map(Driver::stats),
         redis_up: status.redis_up(),
+        publish: status.publisher.stats(),
     });
     (
         [(

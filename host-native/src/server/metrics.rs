@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use crate::driver::DriverStats;
 
 use super::cluster::ClusterStats;
+use super::publish::{DropReason, PublishStats};
 
 /// Counters owned by the app (the cluster and the drivers keep their own).
 #[derive(Debug, Default)]
@@ -53,6 +54,8 @@ pub(crate) struct Snapshot<'a> {
     pub(crate) bridge: Option<DriverStats>,
     /// Whether Redis is reachable: `None` without Redis.
     pub(crate) redis_up: Option<bool>,
+    /// The counters of `--publish`.
+    pub(crate) publish: &'a PublishStats,
 }
 
 /// Renders `snapshot` in the Prometheus text format (version 0.0.4).
@@ -135,6 +138,33 @@ pub(crate) fn render(snapshot: &Snapshot<'_>) -> String {
         "counter",
         "Messages of --bridge channels dropped before processing (full queue).",
         &[("", bridge.dropped)],
+    );
+    let publish = snapshot.publish;
+    metric(
+        "crosscast_publish_messages_total",
+        "counter",
+        "Client events of --publish that Redis accepted on their plain channel.",
+        &[("", publish.published())],
+    );
+    let labels = DropReason::ALL.map(|r| (format!("{{reason=\"{}\"}}", r.label()), r));
+    let samples: Vec<(&str, u64)> = labels
+        .iter()
+        .map(|(label, r)| (label.as_str(), publish.dropped(*r)))
+        .collect();
+    metric(
+        "crosscast_publish_dropped_total",
+        "counter",
+        "Client events of --publish not published, by reason (unencodable: JSON cannot carry \
+         the value; too_large: over --publish-max-bytes; busy: too many publishes in flight; \
+         redis: Redis refused it or was unreachable).",
+        &samples,
+    );
+    metric(
+        "crosscast_publish_echoes_skipped_total",
+        "counter",
+        "This server's own --publish messages that came back on a --bridge channel and were \
+         not delivered a second time.",
+        &[("", publish.echoes_skipped())],
     );
     if let Some(up) = snapshot.redis_up {
         metric(

@@ -7,7 +7,8 @@
 //!   adapter choice); the embedded single-node mode today.
 //! - `chat`: the Socket.IO events of namespace `/`, generic over the adapter.
 //! - `http`, `page`, `metrics`: `/`, the client bundle, `/healthz`, `/metrics`.
-//! - `bridge`: `--bridge CHANNEL:EVENT`; `emit`: `crosscast emit`.
+//! - `bridge`: `--bridge CHANNEL:EVENT`; `publish`: `--publish CHANNEL[:EVENT]`; `emit`:
+//!   `crosscast emit`.
 //!
 //! [`main`] is the whole binary: it never panics on bad input; every error is one line on
 //! stderr and a non-zero exit status.
@@ -20,6 +21,7 @@ mod emit;
 mod http;
 mod metrics;
 mod page;
+mod publish;
 mod serve;
 mod value;
 

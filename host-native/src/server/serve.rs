@@ -16,10 +16,11 @@ use crate::driver::{Driver, DriverConfig, DriverEvent, PubSubKind};
 
 use super::bridge;
 use super::chat::Chat;
-use super::cli::ServeConfig;
+use super::cli::{AdapterKind, ServeConfig};
 use super::cluster::{self, Cluster};
 use super::http::{self, Status};
 use super::metrics::Metrics;
+use super::publish::Publisher;
 
 /// How long closing Socket.IO and then the HTTP connections may take after a signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -38,6 +39,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: Arc<Metrics>,
     /// The app's own Redis connection (bridges, health) and its events, with `--redis-url`.
     pub(crate) redis: Option<(Driver, mpsc::Receiver<DriverEvent>)>,
+    /// `--publish`, on the app's Redis connection.
+    pub(crate) publisher: Arc<Publisher>,
 }
 
 /// How the server ended.
@@ -52,10 +55,18 @@ pub(crate) async fn serve(config: ServeConfig) -> Result<Served, ServeError> {
     if !config.bridges.is_empty() && config.redis_url.is_none() {
         return Err(ServeError("--bridge needs --redis-url".into()));
     }
+    if !config.publishes.is_empty() && config.redis_url.is_none() {
+        return Err(ServeError("--publish needs --redis-url".into()));
+    }
     let redis = match &config.redis_url {
         Some(url) => {
             let mut driver_config = DriverConfig::new(url.clone());
-            driver_config.kind = PubSubKind::Classic;
+            // The plain channels of --bridge and --publish are shard channels in a sharded
+            // cluster (SSUBSCRIBE/SPUBLISH), as everything else of it.
+            driver_config.kind = match config.adapter {
+                AdapterKind::Classic => PubSubKind::Classic,
+                AdapterKind::Sharded => PubSubKind::Sharded,
+            };
             let connected = Driver::connect(driver_config)
                 .await
                 .map_err(|e| ServeError(e.to_string()))?;
@@ -71,10 +82,21 @@ pub(crate) async fn serve(config: ServeConfig) -> Result<Served, ServeError> {
     let listener = TcpListener::bind(&addr)
         .await
         .map_err(|e| ServeError(format!("cannot listen on {addr}: {e}")))?;
+    let publisher = Arc::new(Publisher::new(
+        config.publishes.clone(),
+        config
+            .bridges
+            .iter()
+            .map(|b| (b.channel.clone(), b.event.clone()))
+            .collect(),
+        usize::try_from(config.publish_max_bytes).unwrap_or(usize::MAX),
+        redis.as_ref().map(|(driver, _)| driver.clone()),
+    ));
     let shared = Shared {
         listener,
         metrics: Arc::new(Metrics::default()),
         redis,
+        publisher,
     };
     cluster::launch(config, shared).await
 }
@@ -94,6 +116,7 @@ pub(crate) async fn run<A: Adapter>(
         listener,
         metrics,
         redis,
+        publisher,
     } = shared;
     let (driver, bridge_task) = match redis {
         Some((driver, events)) => {
@@ -103,6 +126,7 @@ pub(crate) async fn run<A: Adapter>(
                 events,
                 config.bridges.clone(),
                 Arc::clone(&metrics),
+                Arc::clone(&publisher),
             );
             (Some(driver), Some(task))
         }
@@ -111,6 +135,7 @@ pub(crate) async fn run<A: Adapter>(
     let status = Status {
         cluster: Arc::clone(&cluster),
         metrics,
+        publisher,
         redis: driver.clone(),
     };
     let app = http::router(status)

@@ -117,6 +117,8 @@ fn clean_env(cmd: &mut Command) {
         "CROSSCAST_ADAPTER",
         "CROSSCAST_KEY",
         "CROSSCAST_REQUESTS_TIMEOUT",
+        "CROSSCAST_PUBLISH",
+        "CROSSCAST_PUBLISH_MAX_BYTES",
     ] {
         cmd.env_remove(var);
     }
@@ -570,5 +572,112 @@ pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
             "timed out after {WAIT:?} waiting until {what}"
         );
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A plain Redis subscriber (a program that is not a Socket.IO server), speaking RESP2 over
+/// its own TCP connection: `SUBSCRIBE` or, for shard channels, `SSUBSCRIBE`.
+#[derive(Debug)]
+pub struct RawSubscriber {
+    reader: std::io::BufReader<std::net::TcpStream>,
+}
+
+impl RawSubscriber {
+    /// Subscribes `channel` on the Redis at `port` (`sharded`: `SSUBSCRIBE`) and waits for
+    /// the confirmation.
+    pub fn subscribe(port: u16, channel: &str, sharded: bool) -> Self {
+        let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to Redis");
+        stream
+            .set_read_timeout(Some(WAIT))
+            .expect("set a read timeout");
+        let command = if sharded { "SSUBSCRIBE" } else { "SUBSCRIBE" };
+        let mut writer = stream.try_clone().expect("clone the stream");
+        write!(
+            writer,
+            "*2\r\n${}\r\n{command}\r\n${}\r\n{channel}\r\n",
+            command.len(),
+            channel.len()
+        )
+        .expect("send the subscription");
+        let mut sub = Self {
+            reader: std::io::BufReader::new(stream),
+        };
+        let confirm = sub.read_array();
+        assert_eq!(
+            confirm[0].to_ascii_lowercase(),
+            command.to_ascii_lowercase().as_bytes(),
+            "unexpected reply"
+        );
+        sub
+    }
+
+    /// The payload of the next message (waits at most [`WAIT`]; panics then).
+    pub fn next_message(&mut self) -> String {
+        let push = self.read_array();
+        assert!(
+            push[0] == b"message" || push[0] == b"smessage",
+            "unexpected push {:?}",
+            String::from_utf8_lossy(&push[0])
+        );
+        String::from_utf8(push[2].clone()).expect("a UTF-8 payload")
+    }
+
+    /// Every payload up to and including the one equal to `last`, in order.
+    pub fn messages_until(&mut self, last: &str) -> Vec<String> {
+        let mut seen = Vec::new();
+        loop {
+            let message = self.next_message();
+            let done = message == last;
+            seen.push(message);
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    /// Whether a message arrives within `wait` (a short look for an unwanted one).
+    pub fn any_within(&mut self, wait: Duration) -> Option<String> {
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(wait))
+            .expect("set a read timeout");
+        let mut first = [0u8; 1];
+        let got = std::io::Read::read(&mut self.reader, &mut first);
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(WAIT))
+            .expect("set a read timeout");
+        match got {
+            Ok(1) => Some(format!("a reply starting with {:?}", first[0] as char)),
+            _ => None,
+        }
+    }
+
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut self.reader, &mut line).expect("read from Redis");
+        line.trim_end().to_owned()
+    }
+
+    fn read_array(&mut self) -> Vec<Vec<u8>> {
+        let header = self.line();
+        let n: usize = header
+            .strip_prefix(['*', '>'])
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("expected an array, got {header:?}"));
+        (0..n)
+            .map(|_| {
+                let item = self.line();
+                if let Some(len) = item.strip_prefix('$') {
+                    let len: usize = len.parse().expect("a bulk length");
+                    let mut bytes = vec![0u8; len + 2];
+                    std::io::Read::read_exact(&mut self.reader, &mut bytes).expect("a bulk");
+                    bytes.truncate(len);
+                    bytes
+                } else {
+                    item.trim_start_matches(':').as_bytes().to_vec()
+                }
+            })
+            .collect()
     }
 }
