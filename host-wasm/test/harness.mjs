@@ -76,7 +76,9 @@ export async function startSocketServer(redisPort, { key } = {}) {
     io,
     port,
     close: async () => {
-      io.close();
+      // The adapter unsubscribes while closing: let it finish before the Redis
+      // connections go, or its UNSUBSCRIBE rejects ("Connection is closed").
+      await io.close();
       pub.disconnect();
       sub.disconnect();
     },
