@@ -368,3 +368,67 @@ fn json(value: &Msg) -> Option<serde_json::Value> {
         Msg::Binary(_) | Msg::Ext(..) => return None,
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_go_as_they_are_and_other_values_as_json_in_the_clients_key_order() {
+        assert_eq!(payload(&Msg::from("hi")).unwrap(), b"hi");
+        let object = Msg::Map(vec![
+            (Msg::from("z"), Msg::from(1)),
+            (Msg::from("a"), Msg::Array(vec![Msg::Nil, Msg::from(true)])),
+        ]);
+        assert_eq!(payload(&object).unwrap(), br#"{"z":1,"a":[null,true]}"#);
+        assert_eq!(payload(&Msg::from(2.5)).unwrap(), b"2.5");
+    }
+
+    #[test]
+    fn values_json_cannot_carry_are_refused() {
+        for value in [
+            Msg::Binary(vec![1, 2]),
+            Msg::F64(f64::NAN),
+            Msg::F64(f64::INFINITY),
+            Msg::Ext(1, vec![0]),
+            Msg::Array(vec![Msg::from("ok"), Msg::Binary(vec![0])]),
+            Msg::Map(vec![(Msg::Boolean(true), Msg::from(1))]),
+        ] {
+            assert_eq!(payload(&value), None, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn an_unencodable_event_is_counted_and_not_published() {
+        let publisher = Arc::new(Publisher::new(
+            vec![Publish {
+                channel: "chat".into(),
+                event: "chat message".into(),
+            }],
+            Vec::new(),
+            1024,
+            None,
+        ));
+        let route = publisher.publish("chat message", &Msg::Binary(vec![0]), true);
+        assert!(matches!(route, Route::Adapter));
+        assert_eq!(publisher.stats().dropped(DropReason::Unencodable), 1);
+        assert_eq!(publisher.stats().published(), 0);
+    }
+
+    #[test]
+    fn the_echo_book_is_bounded_and_forgets_after_its_ttl() {
+        let mut book = Echoes::default();
+        let now = Instant::now();
+        for i in 0..MAX_ECHOES {
+            assert!(book.expect(now, "chat", i.to_string().as_bytes()));
+        }
+        assert!(!book.expect(now, "chat", b"one more"), "full");
+        assert!(book.take(now, "chat", b"7"));
+        assert!(!book.take(now, "chat", b"7"), "taken once");
+        assert!(!book.take(now, "other", b"8"), "per channel");
+        assert!(!book.take(now + ECHO_TTL, "chat", b"8"), "expired");
+        assert_eq!(book.len, 0);
+        assert!(book.by_channel.is_empty());
+    }
+}
