@@ -9,15 +9,9 @@ use crate::packet::Packet;
 use crate::room::Room;
 use crate::value::Value;
 
-/// Event names the emitter refuses, as Node's emitter does.
-pub const RESERVED_EVENTS: [&str; 6] = [
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
+/// Event names the emitter refuses, as Node's emitter does: the names a client
+/// cannot decode.
+pub use crate::event_name::CLIENT_RESERVED_EVENTS as RESERVED_EVENTS;
 
 /// A message ready to PUBLISH: channel and payload.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -93,6 +93,17 @@ pub enum UsageError {
     /// An argument is out of the accepted range.
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+    /// The event name is reserved (see [`crate::event_name`]): Node peers or
+    /// clients would misread it.
+    #[error("\"{0}\" is a reserved event name")]
+    ReservedEvent(String),
+    /// A value is nested deeper than the cluster carries
+    /// ([`crate::Limits::max_depth`]); nothing was published.
+    #[error("value nested deeper than {limit} levels: the cluster cannot carry it")]
+    TooDeep {
+        /// The limit.
+        limit: usize,
+    },
     /// The operation is not available in this adapter mode.
     #[error("operation not supported in {mode} mode: {operation}")]
     Unsupported {

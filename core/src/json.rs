@@ -195,6 +195,9 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Value, DecodeError> {
         });
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
+    // The seed below bounds the depth (`limits.max_depth`), which may exceed
+    // serde_json's own fixed limit of 128.
+    de.disable_recursion_limit();
     let value = ValueSeed {
         depth_left: limits.max_depth,
     }

@@ -73,6 +73,7 @@ pub mod channel;
 pub mod classic;
 pub mod emitter;
 mod error;
+pub mod event_name;
 mod format;
 pub mod json;
 mod limits;

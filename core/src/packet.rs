@@ -64,6 +64,23 @@ impl Packet {
             Some(Value::Array(items)) => items.clone(),
             _ => return Err(DecodeError::shape(WHAT, "data is not an array")),
         };
+        // What a client's parser would refuse (and drop the connection over)
+        // is refused here, before any socket sees it.
+        if !crate::event_name::client_can_decode(&data) {
+            return Err(DecodeError::shape(
+                WHAT,
+                "data does not start with an event name a client accepts",
+            ));
+        }
+        match value.get("attachments") {
+            None | Some(Value::Nil) | Some(Value::Int(0..)) => {}
+            Some(_) => {
+                return Err(DecodeError::shape(
+                    WHAT,
+                    "attachments is not a non-negative integer",
+                ));
+            }
+        }
         let nsp = match value.get("nsp") {
             None | Some(Value::Nil) => None,
             Some(Value::Str(s)) => Some(s.clone()),

@@ -199,7 +199,11 @@ export class CrosscastAdapter extends Adapter {
         break;
       case "serverSideEmit": {
         const args = e.data;
-        if (e.ack !== undefined) {
+        if (e.ack !== undefined && this.nsp.listenerCount(args[0]) === 0) {
+          // Nobody will answer: free the node's entry now (the sender times
+          // out, as with a Node server without a listener).
+          this.core.releaseServerSideAck(now(), e.ack);
+        } else if (e.ack !== undefined) {
           let called = false;
           args.push((arg) => {
             if (called) return;

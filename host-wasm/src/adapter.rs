@@ -117,7 +117,7 @@ impl NodeBinding {
     /// Publishes a broadcast of `data` (`[event, ...args]`) to the other servers.
     pub fn broadcast(&mut self, data: Array, opts: JsValue) -> Result<(), BindingError> {
         let packet = packet(&data)?;
-        self.inner.broadcast(packet, &to_opts(&opts)?);
+        self.inner.broadcast(packet, &to_opts(&opts)?)?;
         Ok(())
     }
 
@@ -133,9 +133,9 @@ impl NodeBinding {
     ) -> Result<f64, BindingError> {
         let packet = packet(&data)?;
         let opts = to_opts(&opts)?;
-        let request = self
-            .inner
-            .broadcast_with_ack(time(now), packet, &opts, number(timeout_ms));
+        let request =
+            self.inner
+                .broadcast_with_ack(time(now), packet, &opts, number(timeout_ms))?;
         Ok(request.0 as f64)
     }
 
@@ -177,7 +177,7 @@ impl NodeBinding {
     /// Sends `data` (`[event, ...args]`) to the other servers.
     #[wasm_bindgen(js_name = serverSideEmit)]
     pub fn server_side_emit(&mut self, data: Array) -> Result<(), BindingError> {
-        self.inner.server_side_emit(to_values(&data)?);
+        self.inner.server_side_emit(to_values(&data)?)?;
         Ok(())
     }
 
@@ -189,7 +189,7 @@ impl NodeBinding {
         data: Array,
     ) -> Result<f64, BindingError> {
         let data = to_values(&data)?;
-        Ok(self.inner.server_side_emit_with_ack(time(now), data).0 as f64)
+        Ok(self.inner.server_side_emit_with_ack(time(now), data)?.0 as f64)
     }
 
     /// Asks how many servers the cluster has; the request id.
@@ -288,6 +288,15 @@ impl NodeBinding {
         Ok(())
     }
 
+    /// Frees a remote server-side event this server will not answer (no
+    /// listener); the sender times out, as with a Node server.
+    #[wasm_bindgen(js_name = releaseServerSideAck)]
+    pub fn release_server_side_ack(&mut self, now: f64, ack: f64) -> Result<(), BindingError> {
+        self.inner
+            .release_server_side_ack(time(now), ServerSideAckId(number(ack)))?;
+        Ok(())
+    }
+
     /// A room now exists locally (the sharded dynamic modes subscribe to it).
     #[wasm_bindgen(js_name = handleRoomAdded)]
     pub fn handle_room_added(&mut self, room: JsValue) -> Result<(), BindingError> {
@@ -324,6 +333,13 @@ impl NodeBinding {
             ("requestsCompleted", s.requests_completed),
             ("requestsTimedOut", s.requests_timed_out),
             ("requestsPartial", s.requests_partial),
+            ("serverSideAcksPending", s.server_side_acks_pending),
+            ("serverSideAcksExpired", s.server_side_acks_expired),
+            ("remoteAcksPending", s.remote_acks_pending),
+            ("questionsPending", s.questions_pending),
+            ("droppedTableFull", s.dropped_table_full),
+            ("refusedTooDeep", s.refused_too_deep),
+            ("refusedReservedEvent", s.refused_reserved_event),
         ] {
             set(&object, key, &id(n));
         }

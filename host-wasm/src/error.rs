@@ -96,6 +96,8 @@ pub fn code_of_usage(e: &UsageError) -> &'static str {
         UsageError::UnknownQuestion(_) => "USAGE_UNKNOWN_QUESTION",
         UsageError::InvalidArgument(_) => "INVALID_ARGUMENT",
         UsageError::Unsupported { .. } => "UNSUPPORTED",
+        UsageError::ReservedEvent(_) => "RESERVED_EVENT",
+        UsageError::TooDeep { .. } => "TOO_DEEP",
         _ => "USAGE_OTHER",
     }
 }

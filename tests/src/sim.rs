@@ -292,7 +292,10 @@ impl Cluster {
     pub fn broadcast(&mut self, i: usize, event: &str, args: Vec<Value>, opts: BroadcastOpts) {
         let packet = Packet::event(event, args);
         deliver_local(&mut self.hosts[i], &packet.data, &opts);
-        self.hosts[i].node.broadcast(packet, &opts);
+        self.hosts[i]
+            .node
+            .broadcast(packet, &opts)
+            .expect("a packet the cluster carries");
         self.drain(i);
     }
 
@@ -309,7 +312,8 @@ impl Cluster {
         let now = self.now;
         let id = self.hosts[i]
             .node
-            .broadcast_with_ack(now, packet, &opts, timeout_ms);
+            .broadcast_with_ack(now, packet, &opts, timeout_ms)
+            .expect("a packet the cluster carries");
         self.drain(i);
         id
     }
@@ -357,7 +361,10 @@ impl Cluster {
     pub fn server_side_emit(&mut self, i: usize, event: &str, args: Vec<Value>) {
         let mut data = vec![Value::from(event)];
         data.extend(args);
-        self.hosts[i].node.server_side_emit(data);
+        self.hosts[i]
+            .node
+            .server_side_emit(data)
+            .expect("a plain event name");
         self.drain(i);
     }
 
@@ -371,7 +378,10 @@ impl Cluster {
         let mut data = vec![Value::from(event)];
         data.extend(args);
         let now = self.now;
-        let id = self.hosts[i].node.server_side_emit_with_ack(now, data);
+        let id = self.hosts[i]
+            .node
+            .server_side_emit_with_ack(now, data)
+            .expect("a plain event name");
         self.drain(i);
         id
     }

@@ -105,7 +105,8 @@ fn classic_node_operations_match_the_golden_vectors() {
             match req.body {
                 RequestBody::Broadcast { packet, mut opts } => {
                     let timeout = opts.flags.timeout.take().expect("timeout flag");
-                    n.broadcast_with_ack(T0, packet, &opts, timeout);
+                    n.broadcast_with_ack(T0, packet, &opts, timeout)
+                        .expect("golden packets are carried");
                 }
                 RequestBody::Fetch { opts } => {
                     n.fetch_sockets(T0, &opts);
@@ -126,9 +127,12 @@ fn classic_node_operations_match_the_golden_vectors() {
                     close,
                 } => n.disconnect_sockets(&opts, close),
                 RequestBody::ServerSideEmit { data } if req.request_id.is_some() => {
-                    n.server_side_emit_with_ack(T0, data);
+                    n.server_side_emit_with_ack(T0, data)
+                        .expect("golden event names are plain");
                 }
-                RequestBody::ServerSideEmit { data } => n.server_side_emit(data),
+                RequestBody::ServerSideEmit { data } => n
+                    .server_side_emit(data)
+                    .expect("golden event names are plain"),
                 other => panic!("{}: unexpected {other:?}", v.what),
             }
             let t = only_transmit(&mut n);
@@ -142,7 +146,8 @@ fn classic_node_operations_match_the_golden_vectors() {
             let b = ClassicBroadcast::decode(&v.payload, &limits).expect("golden broadcast");
             let nsp = b.packet.nsp.clone().expect("nsp");
             let mut n = node(&b.uid, &nsp, classic(key, false));
-            n.broadcast(b.packet, &b.opts);
+            n.broadcast(b.packet, &b.opts)
+                .expect("golden packets are carried");
             assert_same(&v, &only_transmit(&mut n), &v.payload);
         }
         checked += 1;
@@ -321,12 +326,15 @@ fn sharded_node_operations_and_answers_match_the_golden_vectors() {
         };
         let mut request_id = None;
         match msg.body {
-            ShardedBody::Broadcast { packet, opts } => n.broadcast(packet, &opts),
+            ShardedBody::Broadcast { packet, opts } => n
+                .broadcast(packet, &opts)
+                .expect("golden packets are carried"),
             ShardedBody::BroadcastWithAck {
                 packet, mut opts, ..
             } => {
                 let timeout = opts.flags.timeout.take().expect("timeout");
-                n.broadcast_with_ack(T0, packet, &opts, timeout);
+                n.broadcast_with_ack(T0, packet, &opts, timeout)
+                    .expect("golden packets are carried");
                 request_id = Some(());
             }
             ShardedBody::FetchSockets { opts, .. } => {
@@ -339,12 +347,15 @@ fn sharded_node_operations_and_answers_match_the_golden_vectors() {
             ShardedBody::ServerSideEmit {
                 request_id: None,
                 packet,
-            } => n.server_side_emit(packet),
+            } => n
+                .server_side_emit(packet)
+                .expect("golden event names are plain"),
             ShardedBody::ServerSideEmit {
                 request_id: Some(_),
                 packet,
             } => {
-                n.server_side_emit_with_ack(T0, packet);
+                n.server_side_emit_with_ack(T0, packet)
+                    .expect("golden event names are plain");
                 request_id = Some(());
             }
             ShardedBody::FetchSocketsResponse {

@@ -404,9 +404,13 @@ impl Node {
 
     /// Publishes a broadcast to the other servers (the host delivers to its own
     /// sockets). Node's channel choice: a room channel for exactly one room.
-    pub fn broadcast(&mut self, packet: Packet, opts: &BroadcastOpts) {
+    ///
+    /// A packet nested deeper than the cluster carries is refused with
+    /// [`UsageError::TooDeep`] (counted); nothing is published.
+    pub fn broadcast(&mut self, packet: Packet, opts: &BroadcastOpts) -> Result<(), UsageError> {
+        self.check_depth(&packet.data)?;
         if self.closed {
-            return;
+            return Ok(());
         }
         match &self.wire {
             Wire::Classic { channels, .. } => {
@@ -432,19 +436,31 @@ impl Node {
                 self.publish(channel, payload);
             }
         }
+        Ok(())
+    }
+
+    /// Refuses (and counts) a value the cluster cannot carry.
+    fn check_depth(&mut self, data: &[Value]) -> Result<(), UsageError> {
+        let checked = self.config.limits.check_depth(data);
+        if checked.is_err() {
+            self.stats.refused_too_deep += 1;
+        }
+        checked
     }
 
     /// Publishes a broadcast whose client acks are collected for `timeout_ms`.
     /// The acks of other servers' clients arrive as [`Event::AckReceived`]; the
     /// request completes when every server reported its client count and every
-    /// counted client acked, or at the timeout.
+    /// counted client acked, or at the timeout. A packet too deep to carry is
+    /// refused as by [`Node::broadcast`], before any request starts.
     pub fn broadcast_with_ack(
         &mut self,
         now: Time,
         packet: Packet,
         opts: &BroadcastOpts,
         timeout_ms: u64,
-    ) -> RequestId {
+    ) -> Result<RequestId, UsageError> {
+        self.check_depth(&packet.data)?;
         let id = self.start_request(
             now,
             Collected::BroadcastAck {
@@ -455,7 +471,7 @@ impl Node {
             timeout_ms,
         );
         if self.closed {
-            return id;
+            return Ok(id);
         }
         let wire_id = self.wire_id(id);
         let mut opts = opts.clone();
@@ -480,7 +496,7 @@ impl Node {
                 self.publish(channel, payload);
             }
         }
-        id
+        Ok(id)
     }
 
     /// Publishes "the sockets matching `opts` join `rooms`" (the host applies it
@@ -605,22 +621,41 @@ impl Node {
     }
 
     /// Sends a server-side event `[event, ...args]` to the other servers.
-    pub fn server_side_emit(&mut self, data: Vec<Value>) {
-        if self.closed {
-            return;
+    ///
+    /// Refused (counted, nothing published): an event name that is not a
+    /// string or is one of [`crate::event_name::SERVER_SIDE_RESERVED_EVENTS`]
+    /// ([`UsageError::ReservedEvent`]), and a value too deep to carry.
+    pub fn server_side_emit(&mut self, data: Vec<Value>) -> Result<(), UsageError> {
+        self.check_server_side(&data)?;
+        if !self.closed {
+            self.publish_server_side_emit(None, data);
         }
-        self.publish_server_side_emit(None, data);
+        Ok(())
     }
 
-    /// Sends a server-side event and collects one ack per other server.
-    pub fn server_side_emit_with_ack(&mut self, now: Time, data: Vec<Value>) -> RequestId {
+    /// Sends a server-side event and collects one ack per other server; refused
+    /// as [`Node::server_side_emit`] is, before any request starts.
+    pub fn server_side_emit_with_ack(
+        &mut self,
+        now: Time,
+        data: Vec<Value>,
+    ) -> Result<RequestId, UsageError> {
+        self.check_server_side(&data)?;
         let timeout = self.config.requests_timeout_ms;
         let id = self.start_request(now, Collected::ServerSideEmit(Vec::new()), timeout);
         if !self.closed {
             let wire_id = self.wire_id(id);
             self.publish_server_side_emit(Some(wire_id), data);
         }
-        id
+        Ok(id)
+    }
+
+    fn check_server_side(&mut self, data: &[Value]) -> Result<(), UsageError> {
+        if let Err(e) = crate::event_name::check_server_side(data) {
+            self.stats.refused_reserved_event += 1;
+            return Err(e);
+        }
+        self.check_depth(data)
     }
 
     fn publish_server_side_emit(&mut self, request_id: Option<String>, data: Vec<Value>) {
@@ -702,6 +737,9 @@ impl Node {
     }
 
     fn ask(&mut self, now: Time, id: QuestionId, purpose: Purpose, question: Question) {
+        if !matches!(purpose, Purpose::ServerCount) && self.table_full(self.questions.len()) {
+            return;
+        }
         self.questions.insert(id, purpose);
         self.timers.set(
             TimerKind::QuestionExpiry(id),
@@ -781,6 +819,40 @@ impl Node {
         self.remote_acks.clear();
         self.server_side_acks.clear();
         self.timers = Timers::default();
+        self.sync_gauges();
+    }
+
+    /// Brings the `*_pending` gauges of [`Stats`] up to date.
+    fn sync_gauges(&mut self) {
+        self.stats.server_side_acks_pending = self.server_side_acks.len() as u64;
+        self.stats.remote_acks_pending = self.remote_acks.len() as u64;
+        self.stats.questions_pending = self.questions.len() as u64;
+    }
+
+    /// Whether a table of peer state is full; a message that would add to it
+    /// is dropped and counted.
+    fn table_full(&mut self, len: usize) -> bool {
+        let full = len >= self.config.limits.max_pending;
+        if full {
+            self.stats.dropped_table_full += 1;
+        }
+        full
+    }
+
+    /// Keeps a remote server-side event's reply until the host answers, for at
+    /// most the requests timeout (the requester waits no longer, with Node's
+    /// defaults), plus a second for clock skew.
+    fn keep_server_side_ack(&mut self, now: Time, reply: Reply) -> Option<ServerSideAckId> {
+        if self.table_full(self.server_side_acks.len()) {
+            return None;
+        }
+        let id = ServerSideAckId(self.next_id());
+        self.server_side_acks.insert(id, reply);
+        self.timers.set(
+            TimerKind::ServerSideAckExpiry(id),
+            now + self.config.requests_timeout_ms.saturating_add(1000),
+        );
+        Some(id)
     }
 
     // ---- answers of the host ---------------------------------------------------------
@@ -791,6 +863,7 @@ impl Node {
         }
         self.timers.cancel(TimerKind::QuestionExpiry(id));
         let purpose = self.questions.remove(&id);
+        self.sync_gauges();
         if purpose.is_none() {
             self.stats.late_host_answers += 1;
         }
@@ -967,6 +1040,7 @@ impl Node {
         ack: RemoteAckId,
         value: Value,
     ) -> Result<(), UsageError> {
+        self.check_depth(std::slice::from_ref(&value))?;
         let Some(entry) = self.remote_ack(ack)? else {
             return Ok(());
         };
@@ -992,10 +1066,15 @@ impl Node {
         if ack.0 >= self.next_id {
             return Err(UsageError::UnknownQuestion(ack.0));
         }
+        if let Some(value) = &value {
+            self.check_depth(std::slice::from_ref(value))?;
+        }
         let Some(reply) = self.server_side_acks.remove(&ack) else {
             self.stats.late_host_answers += 1;
             return Ok(());
         };
+        self.timers.cancel(TimerKind::ServerSideAckExpiry(ack));
+        self.sync_gauges();
         self.respond(
             reply.channel,
             (reply.wire_id, value),
@@ -1005,6 +1084,24 @@ impl Node {
                 packet: value.unwrap_or(Value::Nil),
             },
         );
+        Ok(())
+    }
+
+    /// Frees a remote server-side event that the host will never answer (no
+    /// listener, or the listener dropped its ack). The requester gets no answer
+    /// and times out, as with a Node server that has no listener.
+    pub fn release_server_side_ack(
+        &mut self,
+        _now: Time,
+        ack: ServerSideAckId,
+    ) -> Result<(), UsageError> {
+        if ack.0 >= self.next_id {
+            return Err(UsageError::UnknownQuestion(ack.0));
+        }
+        if self.server_side_acks.remove(&ack).is_some() {
+            self.timers.cancel(TimerKind::ServerSideAckExpiry(ack));
+            self.sync_gauges();
+        }
         Ok(())
     }
 
@@ -1045,8 +1142,14 @@ impl Node {
                 TimerKind::RemoteAckExpiry(id) => {
                     self.remote_acks.remove(&id);
                 }
+                TimerKind::ServerSideAckExpiry(id) => {
+                    if self.server_side_acks.remove(&id).is_some() {
+                        self.stats.server_side_acks_expired += 1;
+                    }
+                }
             }
         }
+        self.sync_gauges();
     }
 
     fn peer_down(&mut self, now: Time, uid: String, closed: bool) {
@@ -1069,6 +1172,11 @@ impl Node {
             return;
         }
         self.stats.received += 1;
+        self.route_message(now, channel, payload);
+        self.sync_gauges();
+    }
+
+    fn route_message(&mut self, now: Time, channel: &str, payload: &[u8]) {
         match &self.wire {
             Wire::Classic {
                 channels, members, ..
@@ -1267,16 +1375,25 @@ impl Node {
                     self.stats.ignored_own += 1;
                     return;
                 }
-                let ack = req.request_id.map(|wire_id| {
-                    let id = ServerSideAckId(self.next_id());
-                    // Node always answers server-side acks on the generic channel.
-                    let channel = match &self.wire {
-                        Wire::Classic { channels, .. } => channels.response().to_owned(),
-                        Wire::Sharded { channels, .. } => channels.main().to_owned(),
-                    };
-                    self.server_side_acks.insert(id, Reply { channel, wire_id });
-                    id
-                });
+                if crate::event_name::check_server_side(&data).is_err() {
+                    self.stats.refused_reserved_event += 1;
+                    return;
+                }
+                let ack = match req.request_id {
+                    Some(wire_id) => {
+                        // Node always answers server-side acks on the generic channel.
+                        let channel = match &self.wire {
+                            Wire::Classic { channels, .. } => channels.response().to_owned(),
+                            Wire::Sharded { channels, .. } => channels.main().to_owned(),
+                        };
+                        let Some(id) = self.keep_server_side_ack(now, Reply { channel, wire_id })
+                        else {
+                            return;
+                        };
+                        Some(id)
+                    }
+                    None => None,
+                };
                 self.events.push_back(Event::ServerSideEmit { data, ack });
             }
             RequestBody::Broadcast { packet, opts } => {
@@ -1337,10 +1454,15 @@ impl Node {
         packet: Packet,
         opts: BroadcastOpts,
     ) {
+        // A peer's timeout sets how long this node keeps state: capped.
         let timeout_ms = opts
             .flags
             .timeout
-            .unwrap_or(self.config.requests_timeout_ms);
+            .unwrap_or(self.config.requests_timeout_ms)
+            .min(self.config.limits.max_remote_timeout_ms);
+        if self.table_full(self.remote_acks.len()) {
+            return;
+        }
         let ack = RemoteAckId(self.next_id());
         self.remote_acks.insert(
             ack,
@@ -1434,7 +1556,8 @@ impl Node {
                 Part::ClientCount(n),
             ) => {
                 *servers += 1;
-                *clients += n;
+                // A peer's count may be anything: saturate, never overflow.
+                *clients = clients.saturating_add(n);
             }
             (Collected::BroadcastAck { acks, .. }, Part::ClientAck(value)) => {
                 *acks += 1;
@@ -1505,12 +1628,20 @@ impl Node {
                 );
             }
             ShardedBody::ServerSideEmit { request_id, packet } => {
-                let ack = request_id.map(|wire_id| {
-                    let id = ServerSideAckId(self.next_id());
-                    let reply = self.classic_reply(Some(&requester), wire_id);
-                    self.server_side_acks.insert(id, reply);
-                    id
-                });
+                if crate::event_name::check_server_side(&packet).is_err() {
+                    self.stats.refused_reserved_event += 1;
+                    return;
+                }
+                let ack = match request_id {
+                    Some(wire_id) => {
+                        let reply = self.classic_reply(Some(&requester), wire_id);
+                        let Some(id) = self.keep_server_side_ack(now, reply) else {
+                            return;
+                        };
+                        Some(id)
+                    }
+                    None => None,
+                };
                 self.events
                     .push_back(Event::ServerSideEmit { data: packet, ack });
             }

@@ -70,7 +70,9 @@ impl Pending {
                 servers,
                 clients,
                 acks,
-            } => expected.saturating_sub(*servers) + clients.saturating_sub(*acks),
+            } => expected
+                .saturating_sub(*servers)
+                .saturating_add(clients.saturating_sub(*acks)),
             _ => expected.saturating_sub(self.answered),
         }
     }
@@ -165,9 +167,11 @@ impl Requests {
             Collected::BroadcastAck { clients, acks, .. } => {
                 Outcome::BroadcastAck { clients, acks }
             }
-            Collected::ServerCount => {
-                Outcome::ServerCount(count.or(p.expected.map(|e| e + 1)).unwrap_or(1))
-            }
+            Collected::ServerCount => Outcome::ServerCount(
+                count
+                    .or(p.expected.map(|e| e.saturating_add(1)))
+                    .unwrap_or(1),
+            ),
         };
         Some(Completion {
             request: id,

@@ -1,6 +1,7 @@
 //! Counters of what a node saw and did, for metrics.
 
-/// Monotonic counters since the node was made.
+/// Counters since the node was made (monotonic), and gauges of what the node
+/// holds now (named `*_pending`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
@@ -29,4 +30,25 @@ pub struct Stats {
     pub requests_timed_out: u64,
     /// Completed requests that ended with answers missing (servers gone).
     pub requests_partial: u64,
+    /// Server-side events of other servers waiting for this host's answer now
+    /// (a gauge). Each leaves when the host answers or releases it, or when
+    /// the requests timeout passes.
+    pub server_side_acks_pending: u64,
+    /// Server-side events that were never answered by the host and expired.
+    pub server_side_acks_expired: u64,
+    /// Remote broadcasts with acks this node still collects client acks for
+    /// now (a gauge).
+    pub remote_acks_pending: u64,
+    /// Questions to the host open now (a gauge).
+    pub questions_pending: u64,
+    /// Messages of other servers dropped because the table they would fill
+    /// ([`crate::Limits::max_pending`]) was full.
+    pub dropped_table_full: u64,
+    /// Operations of the local app refused because a value nests deeper than
+    /// the cluster carries.
+    pub refused_too_deep: u64,
+    /// Server-side events with a reserved event name: the local app's
+    /// (refused with an error) and other servers' (dropped before the host
+    /// sees them, since replaying them would fake a connection or an error).
+    pub refused_reserved_event: u64,
 }

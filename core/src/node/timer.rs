@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::event::{QuestionId, RemoteAckId, RequestId};
+use super::event::{QuestionId, RemoteAckId, RequestId, ServerSideAckId};
 use super::time::Time;
 
 /// What a deadline is for.
@@ -19,6 +19,8 @@ pub enum TimerKind {
     QuestionExpiry(QuestionId),
     /// The acks this node collects for a remote broadcast are no longer wanted.
     RemoteAckExpiry(RemoteAckId),
+    /// A remote server-side event the host did not answer is forgotten.
+    ServerSideAckExpiry(ServerSideAckId),
 }
 
 /// Deadlines ordered by time, then by kind (so equal deadlines fire in a fixed order).

@@ -104,6 +104,10 @@ pub struct Metrics {
     /// Messages the node wanted published that were dropped (queue full or
     /// Redis down).
     pub publish_dropped: u64,
+    /// Operations of this server's app refused before they reached the
+    /// cluster: a reserved server-side event name, or a value nested deeper than
+    /// the cluster carries. The app got [`Error::Refused`].
+    pub refused: u64,
     /// Whether Redis is connected now.
     pub connected: bool,
 }
@@ -127,6 +131,7 @@ pub(crate) struct ClusterInner {
     server_side_waiting: Mutex<HashMap<String, mpsc::Receiver<ServerSideEvent>>>,
     publisher: mpsc::Sender<Transmit>,
     publish_dropped: AtomicU64,
+    refused: AtomicU64,
     pub(crate) ids: IdBook,
     uid_seed: std::collections::hash_map::RandomState,
     uid_counter: AtomicU64,
@@ -165,6 +170,7 @@ impl Cluster {
             server_side_waiting: Mutex::new(HashMap::new()),
             publisher,
             publish_dropped: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
             ids: IdBook::new(),
             uid_seed: std::collections::hash_map::RandomState::new(),
             uid_counter: AtomicU64::new(0),
@@ -227,11 +233,19 @@ impl Cluster {
             core.requests_completed += s.requests_completed;
             core.requests_timed_out += s.requests_timed_out;
             core.requests_partial += s.requests_partial;
+            core.server_side_acks_pending += s.server_side_acks_pending;
+            core.server_side_acks_expired += s.server_side_acks_expired;
+            core.remote_acks_pending += s.remote_acks_pending;
+            core.questions_pending += s.questions_pending;
+            core.dropped_table_full += s.dropped_table_full;
+            core.refused_too_deep += s.refused_too_deep;
+            core.refused_reserved_event += s.refused_reserved_event;
         }
         Metrics {
             core,
             driver: self.inner.driver.stats(),
             publish_dropped: self.inner.publish_dropped.load(Ordering::Relaxed),
+            refused: self.inner.refused.load(Ordering::Relaxed),
             connected: self.is_connected(),
         }
     }
@@ -267,12 +281,11 @@ impl Cluster {
         event: &str,
         args: Vec<Value>,
     ) -> Result<(), Error> {
+        let data = self.inner.server_side_data(event, args)?;
         let ns = self.namespace(nsp)?;
         if !self.is_connected() {
             return Err(Error::NotConnected);
         }
-        let mut data = vec![Value::from(event)];
-        data.extend(args);
         ns.send(Command::ServerSideEmit { data })
             .await
             .map_err(|_| Error::Closed)
@@ -286,8 +299,7 @@ impl Cluster {
         event: &str,
         args: Vec<Value>,
     ) -> Result<ServerSideAcks, Error> {
-        let mut data = vec![Value::from(event)];
-        data.extend(args);
+        let data = self.inner.server_side_data(event, args)?;
         let done = self.request(nsp, RequestKind::ServerSideEmit(data)).await?;
         let values = match done.outcome {
             Outcome::ServerSideEmit(values) => values,
@@ -375,6 +387,25 @@ impl ClusterInner {
         config.heartbeat_interval_ms = self.config.heartbeat_interval_ms;
         config.heartbeat_timeout_ms = self.config.heartbeat_timeout_ms;
         config
+    }
+
+    /// `[event, ...args]` of a server-side event, refused (and counted) as the
+    /// core refuses it: a reserved name or a value too deep to carry.
+    fn server_side_data(&self, event: &str, args: Vec<Value>) -> Result<Vec<Value>, Error> {
+        let mut data = vec![Value::from(event)];
+        data.extend(args);
+        let checked = crosscast_core::event_name::check_server_side(&data)
+            .and_then(|()| crosscast_core::Limits::default().check_depth(&data));
+        if let Err(e) = checked {
+            self.count_refused();
+            return Err(Error::Refused(e));
+        }
+        Ok(data)
+    }
+
+    /// Counts one operation of the app refused before it reached the cluster.
+    pub(crate) fn count_refused(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts one message that was not published (queue full, Redis down).

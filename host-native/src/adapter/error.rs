@@ -24,6 +24,10 @@ pub enum Error {
     /// A value could not be converted for the Socket.IO parser.
     #[error("encoding a packet: {0}")]
     Encode(String),
+    /// The core refused the operation: a reserved server-side event name, or
+    /// a value nested deeper than the cluster carries. Nothing was sent.
+    #[error(transparent)]
+    Refused(#[from] crosscast_core::UsageError),
 }
 
 impl From<Error> for AdapterError {

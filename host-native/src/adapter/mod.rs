@@ -99,8 +99,36 @@ impl<E: SocketEmitter> CrosscastAdapter<E> {
         ))
     }
 
-    fn core_packet(&self, packet: &socketioxide_core::packet::Packet) -> Option<Packet> {
-        packet_data(self.local.parser(), packet).map(|data| Packet { data, nsp: None })
+    /// The core's form of a local event packet, checked against what the
+    /// cluster carries (the core's depth rule); `None` for a packet that is not
+    /// an event (it stays local). A packet the cluster cannot carry is refused
+    /// before anything is delivered, and counted.
+    fn core_packet(
+        &self,
+        packet: &socketioxide_core::packet::Packet,
+    ) -> Result<Option<Packet>, Error> {
+        let limits = crosscast_core::Limits::default();
+        let checked = match packet_data(self.local.parser(), packet) {
+            None => return Ok(None),
+            // The parser gives up past its own depth limit, which is below the core's.
+            Some(Err(e)) if e.contains("recursion limit") => {
+                Err(crosscast_core::UsageError::TooDeep {
+                    limit: limits.max_value_depth(),
+                })
+            }
+            Some(Err(e)) => {
+                self.cluster.inner.count_refused();
+                return Err(Error::Encode(e));
+            }
+            Some(Ok(data)) => limits.check_depth(&data).map(|()| data),
+        };
+        match checked {
+            Ok(data) => Ok(Some(Packet { data, nsp: None })),
+            Err(e) => {
+                self.cluster.inner.count_refused();
+                Err(Error::Refused(e))
+            }
+        }
     }
 
     /// Hands a command to the namespace task; when its queue is full (the
@@ -234,7 +262,9 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
         opts: BroadcastOptions,
     ) -> Result<(), BroadcastError> {
         if !self.stays_local(&opts)
-            && let Some(core) = self.core_packet(&packet)
+            && let Some(core) = self
+                .core_packet(&packet)
+                .map_err(|e| BroadcastError::Adapter(e.into()))?
         {
             self.send(Command::Broadcast {
                 packet: core,
@@ -254,9 +284,11 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
     ) -> Result<AckStream<E>, Error> {
         let timeout = timeout.unwrap_or_else(|| self.local.ack_timeout());
         let (remote_tx, remote_rx) = mpsc::unbounded_channel();
-        let core = (!self.stays_local(&opts))
-            .then(|| self.core_packet(&packet))
-            .flatten();
+        let core = if self.stays_local(&opts) {
+            None
+        } else {
+            self.core_packet(&packet)?
+        };
         if let Some(core) = core {
             if !self.cluster.is_connected() {
                 return Err(Error::NotConnected);

@@ -80,6 +80,11 @@ pub(crate) enum Command {
         id: ServerSideAckId,
         value: Option<Value>,
     },
+    /// A remote server-side event this server will not answer (its ack was
+    /// dropped, or nobody listens).
+    ReleaseServerSideAck {
+        id: ServerSideAckId,
+    },
     /// Look at the local rooms again (sharded dynamic subscriptions).
     RoomsChanged,
     /// Close the node and end the task.
@@ -183,7 +188,10 @@ impl<E: SocketEmitter> NamespaceTask<E> {
             Command::Message { channel, payload } => {
                 self.node.handle_message(now, &channel, &payload)
             }
-            Command::Broadcast { packet, opts } => self.node.broadcast(packet, &opts),
+            Command::Broadcast { packet, opts } => {
+                // The adapter checked the packet; a refusal here is counted by the node.
+                let _ = self.node.broadcast(packet, &opts);
+            }
             Command::BroadcastWithAck {
                 packet,
                 opts,
@@ -191,9 +199,11 @@ impl<E: SocketEmitter> NamespaceTask<E> {
                 acks,
                 done,
             } => {
-                let id = self.node.broadcast_with_ack(now, packet, &opts, timeout_ms);
-                self.ack_sinks.insert(id, acks);
-                self.requests.insert(id, done);
+                // Refused (counted by the node): `done` is dropped, the caller sees Closed.
+                if let Ok(id) = self.node.broadcast_with_ack(now, packet, &opts, timeout_ms) {
+                    self.ack_sinks.insert(id, acks);
+                    self.requests.insert(id, done);
+                }
             }
             Command::Join { opts, rooms } => self.node.sockets_join(&opts, rooms),
             Command::Leave { opts, rooms } => self.node.sockets_leave(&opts, rooms),
@@ -202,14 +212,21 @@ impl<E: SocketEmitter> NamespaceTask<E> {
                 let id = match kind {
                     RequestKind::Fetch(opts) => self.node.fetch_sockets(now, &opts),
                     RequestKind::AllRooms => self.node.all_rooms(now),
+                    // The cluster handle checked the event; a refusal here drops
+                    // `done` (the caller sees Closed).
                     RequestKind::ServerSideEmit(data) => {
-                        self.node.server_side_emit_with_ack(now, data)
+                        match self.node.server_side_emit_with_ack(now, data) {
+                            Ok(id) => id,
+                            Err(_) => return None,
+                        }
                     }
                     RequestKind::ServerCount => self.node.server_count(now),
                 };
                 self.requests.insert(id, done);
             }
-            Command::ServerSideEmit { data } => self.node.server_side_emit(data),
+            Command::ServerSideEmit { data } => {
+                let _ = self.node.server_side_emit(data);
+            }
             Command::ServerCount { question, count } => {
                 let _ = self.node.answer_server_count(now, question, count);
             }
@@ -218,6 +235,9 @@ impl<E: SocketEmitter> NamespaceTask<E> {
             }
             Command::ServerSideAck { id, value } => {
                 let _ = self.node.handle_server_side_ack(now, id, value);
+            }
+            Command::ReleaseServerSideAck { id } => {
+                let _ = self.node.release_server_side_ack(now, id);
             }
             Command::RoomsChanged => self.scan_rooms(),
             Command::Close { done } => return Some(done),
@@ -270,10 +290,7 @@ impl<E: SocketEmitter> NamespaceTask<E> {
                     },
                     _ => String::new(),
                 };
-                let ack = ack.map(|id| ServerSideAck {
-                    id,
-                    commands: self.commands.clone(),
-                });
+                let ack = ack.map(|id| ServerSideAck::new(id, self.commands.clone()));
                 self.cluster.deliver_server_side(
                     self.node.nsp(),
                     ServerSideEvent {
@@ -494,14 +511,16 @@ fn local_socket_infos<E: SocketEmitter>(
 pub(crate) fn packet_data<P: Parse>(
     parser: P,
     packet: &socketioxide_core::packet::Packet,
-) -> Option<Vec<Value>> {
+) -> Option<Result<Vec<Value>, String>> {
     match &packet.inner {
         PacketData::Event(value, _) | PacketData::BinaryEvent(value, _) => {
             let mut value = value.clone();
-            parser
-                .decode_value::<Gathered>(&mut value, false)
-                .ok()
-                .map(|g| g.0)
+            Some(
+                parser
+                    .decode_value::<Gathered>(&mut value, false)
+                    .map(|g| g.0)
+                    .map_err(|e| e.to_string()),
+            )
         }
         _ => None,
     }

@@ -18,21 +18,47 @@ pub struct ServerSideEvent {
     pub ack: Option<ServerSideAck>,
 }
 
-/// The answer to one server-side event. Answer once; dropping it without
-/// answering leaves the sender waiting until its timeout, as in Node.
+/// The answer to one server-side event. Answer once with [`ServerSideAck::send`].
+///
+/// Dropping it unanswered (or never receiving the event: no listener, or a
+/// listener that does not keep up) releases the node's entry at once; the
+/// sender gets no answer from this server and times out, as with a Node server
+/// that has no listener. Unanswered entries also expire after the requests
+/// timeout, so nothing the sender does can grow this server's memory.
 #[derive(Debug)]
 pub struct ServerSideAck {
-    pub(crate) id: ServerSideAckId,
-    pub(crate) commands: mpsc::Sender<Command>,
+    id: ServerSideAckId,
+    commands: mpsc::Sender<Command>,
+    answered: bool,
 }
 
 impl ServerSideAck {
-    /// Sends `value` back to the server that asked.
-    pub fn send(self, value: Value) {
+    pub(crate) fn new(id: ServerSideAckId, commands: mpsc::Sender<Command>) -> Self {
+        Self {
+            id,
+            commands,
+            answered: false,
+        }
+    }
+
+    /// Sends `value` back to the server that asked. If the namespace's queue is
+    /// full the answer is lost (the sender times out) and the entry expires.
+    pub fn send(mut self, value: Value) {
+        self.answered = true;
         let _ = self.commands.try_send(Command::ServerSideAck {
             id: self.id,
             value: Some(value),
         });
+    }
+}
+
+impl Drop for ServerSideAck {
+    fn drop(&mut self) {
+        if !self.answered {
+            let _ = self
+                .commands
+                .try_send(Command::ReleaseServerSideAck { id: self.id });
+        }
     }
 }
 

@@ -61,6 +61,17 @@ pub(crate) struct ClusterStats {
     pub(crate) requests_partial: u64,
     /// Reconnections of the cluster's Redis connections.
     pub(crate) reconnects: u64,
+    /// Server-side events of other servers awaiting this server's answer (a gauge).
+    pub(crate) server_side_acks_pending: u64,
+    /// Server-side events never answered here, freed by their timeout.
+    pub(crate) server_side_acks_expired: u64,
+    /// Remote broadcasts whose client acks this server still relays (a gauge).
+    pub(crate) remote_acks_pending: u64,
+    /// Messages of other servers dropped because the table they fill was full.
+    pub(crate) dropped_table_full: u64,
+    /// Operations of this server refused before reaching the cluster (reserved
+    /// server-side event name, value too deep).
+    pub(crate) refused: u64,
 }
 
 /// An error of a cluster operation, shown to clients as `{error: <message>}`.
@@ -216,6 +227,11 @@ impl Cluster {
                     requests_timed_out: m.core.requests_timed_out,
                     requests_partial: m.core.requests_partial,
                     reconnects: m.driver.reconnects,
+                    server_side_acks_pending: m.core.server_side_acks_pending,
+                    server_side_acks_expired: m.core.server_side_acks_expired,
+                    remote_acks_pending: m.core.remote_acks_pending,
+                    dropped_table_full: m.core.dropped_table_full,
+                    refused: m.refused,
                 }
             }
         }

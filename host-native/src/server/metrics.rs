@@ -117,6 +117,36 @@ pub(crate) fn render(snapshot: &Snapshot<'_>) -> String {
             ("{outcome=\"partial\"}", c.requests_partial),
         ],
     );
+    metric(
+        "crosscast_server_side_acks_pending",
+        "gauge",
+        "Server-side events of other servers waiting for this server's answer; each is freed when answered, when nobody will answer it, or after the requests timeout.",
+        &[("", c.server_side_acks_pending)],
+    );
+    metric(
+        "crosscast_server_side_acks_expired_total",
+        "counter",
+        "Server-side events of other servers that were never answered here and were freed by their timeout.",
+        &[("", c.server_side_acks_expired)],
+    );
+    metric(
+        "crosscast_remote_acks_pending",
+        "gauge",
+        "Broadcasts with acks of other servers whose client acks this server still relays.",
+        &[("", c.remote_acks_pending)],
+    );
+    metric(
+        "crosscast_peer_messages_dropped_total",
+        "counter",
+        "Messages of other servers dropped because the table they would fill was full, by table.",
+        &[("{reason=\"table_full\"}", c.dropped_table_full)],
+    );
+    metric(
+        "crosscast_operations_refused_total",
+        "counter",
+        "Operations of this server refused before they reached the cluster (a reserved server-side event name, or a value nested deeper than the cluster carries).",
+        &[("", c.refused)],
+    );
     let bridge = snapshot.bridge.unwrap_or_default();
     metric(
         "crosscast_redis_reconnects_total",
