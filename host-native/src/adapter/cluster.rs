@@ -119,6 +119,9 @@ pub struct Cluster {
     pub(crate) inner: Arc<ClusterInner>,
 }
 
+/// The shared state of a cluster. Lock order: there is none to keep, because no code
+/// path holds two of these mutexes at once (nor one across an `.await`, nor while
+/// calling into socketioxide or the driver); each is taken for one map operation.
 pub(crate) struct ClusterInner {
     pub(crate) driver: Driver,
     pub(crate) config: ClusterConfig,
@@ -127,8 +130,7 @@ pub(crate) struct ClusterInner {
     namespaces: Mutex<HashMap<String, mpsc::Sender<Command>>>,
     uids: Mutex<HashMap<String, String>>,
     stats: Mutex<BTreeMap<String, Stats>>,
-    server_side: Mutex<HashMap<String, mpsc::Sender<ServerSideEvent>>>,
-    server_side_waiting: Mutex<HashMap<String, mpsc::Receiver<ServerSideEvent>>>,
+    server_side: ServerSideRoutes,
     publisher: mpsc::Sender<Transmit>,
     publish_dropped: AtomicU64,
     refused: AtomicU64,
@@ -166,8 +168,7 @@ impl Cluster {
             namespaces: Mutex::new(HashMap::new()),
             uids: Mutex::new(HashMap::new()),
             stats: Mutex::new(BTreeMap::new()),
-            server_side: Mutex::new(HashMap::new()),
-            server_side_waiting: Mutex::new(HashMap::new()),
+            server_side: ServerSideRoutes::default(),
             publisher,
             publish_dropped: AtomicU64::new(0),
             refused: AtomicU64::new(0),
@@ -254,17 +255,7 @@ impl Cluster {
     /// first call takes the receiver; later calls get `None`. Events that
     /// arrive while nobody listens are dropped (without an ack), as in Node.
     pub fn server_side_events(&self, nsp: &str) -> Option<mpsc::Receiver<ServerSideEvent>> {
-        let mut waiting = lock(&self.inner.server_side_waiting);
-        if let Some(rx) = waiting.remove(nsp) {
-            return Some(rx);
-        }
-        let mut senders = lock(&self.inner.server_side);
-        if senders.contains_key(nsp) {
-            return None;
-        }
-        let (tx, rx) = mpsc::channel(1024);
-        senders.insert(nsp.to_owned(), tx);
-        Some(rx)
+        self.inner.server_side.take_receiver(nsp)
     }
 
     fn namespace(&self, nsp: &str) -> Result<mpsc::Sender<Command>, Error> {
@@ -466,19 +457,63 @@ impl ClusterInner {
     }
 
     pub(crate) fn deliver_server_side(&self, nsp: &str, event: ServerSideEvent) {
+        self.server_side.deliver(nsp, event);
+    }
+}
+
+/// Where the server-side events of each namespace go: the application's
+/// receiver, or a channel that keeps them until the application asks.
+///
+/// One mutex guards both maps: the first event of a namespace and the
+/// application's first [`Cluster::server_side_events`] race at start-up, and
+/// with a lock per map they took them in opposite orders (a deadlock).
+#[derive(Debug, Default)]
+pub(crate) struct ServerSideRoutes {
+    state: Mutex<ServerSideState>,
+}
+
+#[derive(Debug, Default)]
+struct ServerSideState {
+    /// The sending side of each namespace's channel.
+    senders: HashMap<String, mpsc::Sender<ServerSideEvent>>,
+    /// Receivers created by an event before the application asked for them.
+    waiting: HashMap<String, mpsc::Receiver<ServerSideEvent>>,
+}
+
+/// Server-side events kept per namespace for a receiver that is slow or not there yet.
+const SERVER_SIDE_QUEUE: usize = 1024;
+
+impl ServerSideRoutes {
+    /// The receiver of namespace `nsp`'s events: the first call takes it, later calls get `None`.
+    pub(crate) fn take_receiver(&self, nsp: &str) -> Option<mpsc::Receiver<ServerSideEvent>> {
+        let mut state = lock(&self.state);
+        if let Some(rx) = state.waiting.remove(nsp) {
+            return Some(rx);
+        }
+        if state.senders.contains_key(nsp) {
+            return None;
+        }
+        let (tx, rx) = mpsc::channel(SERVER_SIDE_QUEUE);
+        state.senders.insert(nsp.to_owned(), tx);
+        Some(rx)
+    }
+
+    /// Hands `event` to namespace `nsp`'s receiver, or keeps it until one is taken.
+    pub(crate) fn deliver(&self, nsp: &str, event: ServerSideEvent) {
         let sender = {
-            let mut senders = lock(&self.server_side);
-            match senders.get(nsp) {
+            let mut state = lock(&self.state);
+            match state.senders.get(nsp) {
                 Some(tx) => tx.clone(),
                 None => {
                     // Keep events until the application asks for them.
-                    let (tx, rx) = mpsc::channel(1024);
-                    senders.insert(nsp.to_owned(), tx.clone());
-                    lock(&self.server_side_waiting).insert(nsp.to_owned(), rx);
+                    let (tx, rx) = mpsc::channel(SERVER_SIDE_QUEUE);
+                    state.senders.insert(nsp.to_owned(), tx.clone());
+                    state.waiting.insert(nsp.to_owned(), rx);
                     tx
                 }
             }
         };
+        // Outside the lock: a dropped event drops its ack, which talks to the namespace task.
         if sender.try_send(event).is_err() {
             tracing::warn!(nsp, "server-side event dropped: no listener keeps up");
         }
@@ -538,5 +573,79 @@ async fn publish(
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
         }
         batch.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+
+    use super::*;
+
+    /// Rounds of the race; each uses a fresh namespace, so each is a first event racing a
+    /// first listener.
+    const ROUNDS: usize = 100_000;
+
+    fn event(n: usize) -> ServerSideEvent {
+        ServerSideEvent {
+            event: format!("e{n}"),
+            args: Vec::new(),
+            ack: None,
+        }
+    }
+
+    /// The first server-side event of a namespace and the application's first
+    /// `server_side_events()` call race at start-up. Both take the routes' lock(s); they
+    /// must never wait for each other forever, and the event must reach the listener
+    /// whichever comes first.
+    #[test]
+    fn the_first_event_racing_the_first_listener_never_deadlocks() {
+        let routes = Arc::new(ServerSideRoutes::default());
+        let barrier = Arc::new(Barrier::new(2));
+        let (rx_tx, rx_rx) = std::sync::mpsc::channel();
+        let progress = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let listener = {
+            let (routes, barrier) = (Arc::clone(&routes), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                for round in 0..ROUNDS {
+                    barrier.wait();
+                    let rx = routes.take_receiver(&format!("/n{round}"));
+                    if rx_tx.send(rx).is_err() {
+                        return;
+                    }
+                }
+            })
+        };
+        let deliverer = {
+            let progress = Arc::clone(&progress);
+            std::thread::spawn(move || {
+                for round in 0..ROUNDS {
+                    barrier.wait();
+                    routes.deliver(&format!("/n{round}"), event(round));
+                    let rx = rx_rx.recv().expect("the listener thread answers");
+                    let mut rx = rx.expect("the first call for a namespace gets its receiver");
+                    let got = rx.try_recv().expect("the event reached the listener");
+                    assert_eq!(got.event, format!("e{round}"));
+                    progress.store(round + 1, Ordering::Relaxed);
+                }
+            })
+        };
+        // A watchdog, not a speed limit: fail when no round completes for 10 s.
+        let mut seen = 0;
+        let mut idle = 0;
+        while !deliverer.is_finished() {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = progress.load(Ordering::Relaxed);
+            idle = if now == seen { idle + 1 } else { 0 };
+            seen = now;
+            assert!(
+                idle < 100,
+                "deadlock: deliver and take_receiver wait for each other (round {seen})"
+            );
+        }
+        if let Err(e) = deliverer.join() {
+            std::panic::resume_unwind(e);
+        }
+        listener.join().expect("the listener thread ends");
     }
 }
