@@ -16,9 +16,10 @@ use tokio::time::Instant;
 
 use super::convert::IdBook;
 use super::error::Error;
-use super::namespace::{Command, RequestKind};
+use super::namespace::{Command, Inbox, InboxDrop, RequestKind};
 use super::server_side::{ServerSideAcks, ServerSideEvent};
-use crate::driver::{Driver, DriverConfig, DriverEvent, DriverStats, PubSubKind};
+use crate::driver::budget::{ByteBudget, Charge};
+use crate::driver::{Driver, DriverConfig, DriverError, DriverEvent, DriverStats, PubSubKind};
 
 /// Which adapter protocol the cluster speaks; every server of a cluster must agree.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,10 +54,35 @@ pub struct ClusterConfig {
     pub heartbeat_interval_ms: u64,
     /// A crosscast peer silent this long is gone (ms). Default 3000.
     pub heartbeat_timeout_ms: u64,
-    /// Messages waiting to be published, at most; past it broadcasts are
-    /// dropped and counted. Default 65536.
+    /// Messages waiting to be published (or in flight to Redis), at most; past
+    /// it messages are dropped and counted ([`PublishDrops::queue_full`]).
+    /// Default 65536.
     pub publish_queue: usize,
+    /// Bytes (channel and payload) of the messages waiting to be published or
+    /// in flight to Redis, at most; past it messages are dropped and counted
+    /// ([`PublishDrops::queue_bytes`]). Default 64 MiB
+    /// ([`DEFAULT_PUBLISH_QUEUE_BYTES`]).
+    pub publish_queue_bytes: usize,
+    /// Commands waiting for a namespace's task (this server's operations and
+    /// Redis messages), per namespace, at most. Default 4096.
+    pub inbox_queue: usize,
+    /// Bytes of the commands waiting for a namespace's task, per namespace, at
+    /// most. This server's operations past it are dropped and counted
+    /// ([`InboxDrops::queue_bytes`]); Redis messages wait for room (and the
+    /// driver's own bounded queue drops past its bounds). Default 16 MiB
+    /// ([`DEFAULT_INBOX_QUEUE_BYTES`]).
+    pub inbox_queue_bytes: usize,
 }
+
+/// The default of [`ClusterConfig::publish_queue_bytes`]: 64 MiB. Node's adapter
+/// has no bound (a stalled Redis client buffers without limit); 64 MiB keeps the
+/// count bound the one that matters for chat-sized messages (65,536 messages of
+/// 1 KiB) and caps 100 KiB payloads at about 650 waiting messages.
+pub const DEFAULT_PUBLISH_QUEUE_BYTES: usize = 64 << 20;
+
+/// The default of [`ClusterConfig::inbox_queue_bytes`]: 16 MiB per namespace, as
+/// much as the driver's inbound queue (4096 commands of 4 KiB).
+pub const DEFAULT_INBOX_QUEUE_BYTES: usize = 16 << 20;
 
 impl ClusterConfig {
     /// A classic cluster on the Redis at `url`, with Node's defaults.
@@ -88,6 +114,9 @@ impl ClusterConfig {
             heartbeat_interval_ms: 1000,
             heartbeat_timeout_ms: 3000,
             publish_queue: 65536,
+            publish_queue_bytes: DEFAULT_PUBLISH_QUEUE_BYTES,
+            inbox_queue: 4096,
+            inbox_queue_bytes: DEFAULT_INBOX_QUEUE_BYTES,
         }
     }
 }
@@ -101,15 +130,90 @@ pub struct Metrics {
     pub core: Stats,
     /// The Redis driver.
     pub driver: DriverStats,
-    /// Messages the node wanted published that were dropped (queue full or
-    /// Redis down).
+    /// Messages Redis accepted (`PUBLISH`/`SPUBLISH` answered). The nodes'
+    /// `core.published` counts the messages they wanted published; the
+    /// difference is in [`Metrics::publish_drops`] or still queued.
+    pub published: u64,
+    /// Messages the nodes wanted published that were not (the sum of
+    /// [`Metrics::publish_drops`]).
     pub publish_dropped: u64,
+    /// The same, by reason.
+    pub publish_drops: PublishDrops,
+    /// Bytes waiting to be published or in flight now (a gauge, at most
+    /// [`ClusterConfig::publish_queue_bytes`]).
+    pub publish_queue_bytes: u64,
+    /// The most bytes ever waiting to be published at once.
+    pub publish_queue_peak_bytes: u64,
+    /// Commands of this server's operations (and Redis messages larger than a
+    /// whole inbox) that did not enter a namespace's inbox, by reason.
+    pub inbox_drops: InboxDrops,
+    /// Bytes waiting in the namespaces' inboxes now, summed (a gauge).
+    pub inbox_bytes: u64,
+    /// The most bytes that ever waited in one namespace's inbox at once (at
+    /// most [`ClusterConfig::inbox_queue_bytes`]).
+    pub inbox_peak_bytes: u64,
     /// Operations of this server's app refused before they reached the
     /// cluster: a reserved server-side event name, or a value nested deeper than
     /// the cluster carries. The app got [`Error::Refused`].
     pub refused: u64,
     /// Whether Redis is connected now.
     pub connected: bool,
+}
+
+/// Messages this server wanted published and did not publish, by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PublishDrops {
+    /// The publish queue held [`ClusterConfig::publish_queue`] messages.
+    pub queue_full: u64,
+    /// The message would have passed [`ClusterConfig::publish_queue_bytes`].
+    pub queue_bytes: u64,
+    /// Redis was not connected (nothing was sent).
+    pub redis_down: u64,
+    /// Redis failed the pipeline or did not answer within the response
+    /// timeout. Such a message may still have reached Redis; it is counted here,
+    /// not as published.
+    pub redis_error: u64,
+}
+
+impl PublishDrops {
+    /// Every drop, whatever the reason.
+    pub fn total(&self) -> u64 {
+        self.queue_full + self.queue_bytes + self.redis_down + self.redis_error
+    }
+}
+
+/// Commands that did not enter a namespace's inbox, by reason.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InboxDrops {
+    /// The inbox held [`ClusterConfig::inbox_queue`] commands.
+    pub queue_full: u64,
+    /// The command would have passed [`ClusterConfig::inbox_queue_bytes`].
+    pub queue_bytes: u64,
+}
+
+impl InboxDrops {
+    /// Every drop, whatever the reason.
+    pub fn total(&self) -> u64 {
+        self.queue_full + self.queue_bytes
+    }
+}
+
+/// The counters behind [`PublishDrops`], [`InboxDrops`] and [`Metrics::published`].
+#[derive(Debug, Default)]
+struct Counters {
+    published: AtomicU64,
+    publish_queue_full: AtomicU64,
+    publish_queue_bytes: AtomicU64,
+    publish_redis_down: AtomicU64,
+    publish_redis_error: AtomicU64,
+    inbox_queue_full: AtomicU64,
+    inbox_queue_bytes: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
 }
 
 /// A handle to the cluster: pass it to `SocketIo::builder().with_adapter::<CrosscastAdapter<_>>(cluster)`
@@ -126,13 +230,14 @@ pub(crate) struct ClusterInner {
     pub(crate) driver: Driver,
     pub(crate) config: ClusterConfig,
     start: Instant,
-    routes: Mutex<HashMap<String, mpsc::Sender<Command>>>,
-    namespaces: Mutex<HashMap<String, mpsc::Sender<Command>>>,
+    routes: Mutex<HashMap<String, Inbox>>,
+    namespaces: Mutex<HashMap<String, Inbox>>,
     uids: Mutex<HashMap<String, String>>,
     stats: Mutex<BTreeMap<String, Stats>>,
     server_side: ServerSideRoutes,
-    publisher: mpsc::Sender<Transmit>,
-    publish_dropped: AtomicU64,
+    publisher: mpsc::Sender<(Transmit, Charge)>,
+    publish_budget: Arc<ByteBudget>,
+    counters: Counters,
     refused: AtomicU64,
     pub(crate) ids: IdBook,
     uid_seed: std::collections::hash_map::RandomState,
@@ -160,6 +265,7 @@ impl Cluster {
         }
         let (driver, events) = Driver::connect(config.driver.clone()).await?;
         let (publisher, queue) = mpsc::channel(config.publish_queue.max(1));
+        let config_publish_bytes = config.publish_queue_bytes;
         let inner = Arc::new(ClusterInner {
             driver,
             config,
@@ -170,7 +276,8 @@ impl Cluster {
             stats: Mutex::new(BTreeMap::new()),
             server_side: ServerSideRoutes::default(),
             publisher,
-            publish_dropped: AtomicU64::new(0),
+            publish_budget: ByteBudget::new(config_publish_bytes),
+            counters: Counters::default(),
             refused: AtomicU64::new(0),
             ids: IdBook::new(),
             uid_seed: std::collections::hash_map::RandomState::new(),
@@ -242,10 +349,33 @@ impl Cluster {
             core.refused_too_deep += s.refused_too_deep;
             core.refused_reserved_event += s.refused_reserved_event;
         }
+        let c = &self.inner.counters;
+        let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        let publish_drops = PublishDrops {
+            queue_full: load(&c.publish_queue_full),
+            queue_bytes: load(&c.publish_queue_bytes),
+            redis_down: load(&c.publish_redis_down),
+            redis_error: load(&c.publish_redis_error),
+        };
+        let (mut inbox_bytes, mut inbox_peak_bytes) = (0u64, 0u64);
+        for inbox in lock(&self.inner.namespaces).values() {
+            inbox_bytes += inbox.budget.used() as u64;
+            inbox_peak_bytes = inbox_peak_bytes.max(inbox.budget.peak() as u64);
+        }
         Metrics {
             core,
             driver: self.inner.driver.stats(),
-            publish_dropped: self.inner.publish_dropped.load(Ordering::Relaxed),
+            published: load(&c.published),
+            publish_dropped: publish_drops.total(),
+            publish_drops,
+            publish_queue_bytes: self.inner.publish_budget.used() as u64,
+            publish_queue_peak_bytes: self.inner.publish_budget.peak() as u64,
+            inbox_drops: InboxDrops {
+                queue_full: load(&c.inbox_queue_full),
+                queue_bytes: load(&c.inbox_queue_bytes),
+            },
+            inbox_bytes,
+            inbox_peak_bytes,
             refused: self.inner.refused.load(Ordering::Relaxed),
             connected: self.is_connected(),
         }
@@ -258,7 +388,7 @@ impl Cluster {
         self.inner.server_side.take_receiver(nsp)
     }
 
-    fn namespace(&self, nsp: &str) -> Result<mpsc::Sender<Command>, Error> {
+    fn namespace(&self, nsp: &str) -> Result<Inbox, Error> {
         lock(&self.inner.namespaces)
             .get(nsp)
             .cloned()
@@ -277,9 +407,9 @@ impl Cluster {
         if !self.is_connected() {
             return Err(Error::NotConnected);
         }
-        ns.send(Command::ServerSideEmit { data })
+        self.inner
+            .queue(&ns, Command::ServerSideEmit { data })
             .await
-            .map_err(|_| Error::Closed)
     }
 
     /// Sends a server-side event and collects one answer per other server, for
@@ -313,9 +443,9 @@ impl Cluster {
             return Err(Error::NotConnected);
         }
         let (done, wait) = tokio::sync::oneshot::channel();
-        ns.send(Command::Request { kind, done })
-            .await
-            .map_err(|_| Error::Closed)?;
+        self.inner
+            .queue(&ns, Command::Request { kind, done })
+            .await?;
         let completion = wait.await.map_err(|_| Error::Closed)?;
         if matches!(completion.outcome, Outcome::Cancelled) {
             return Err(Error::Closed);
@@ -399,12 +529,33 @@ impl ClusterInner {
         self.refused.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts one message that was not published (queue full, Redis down).
-    pub(crate) fn count_dropped(&self) {
-        self.publish_dropped.fetch_add(1, Ordering::Relaxed);
+    /// Counts one command that did not enter a namespace's inbox.
+    pub(crate) fn count_inbox_drop(&self, reason: InboxDrop) {
+        match reason {
+            InboxDrop::Full => bump(&self.counters.inbox_queue_full, 1),
+            InboxDrop::Bytes => bump(&self.counters.inbox_queue_bytes, 1),
+            InboxDrop::Closed => {}
+        }
     }
 
-    pub(crate) fn register_namespace(&self, nsp: &str, uid: &str, commands: mpsc::Sender<Command>) {
+    /// Queues an operation of the application for a namespace task, waiting for
+    /// room; one larger than the whole inbox is refused with [`Error::TooLarge`].
+    async fn queue(&self, inbox: &Inbox, command: Command) -> Result<(), Error> {
+        let bytes = command.size();
+        match inbox.send(command).await {
+            Ok(()) => Ok(()),
+            Err(InboxDrop::Closed) => Err(Error::Closed),
+            Err(reason) => {
+                self.count_inbox_drop(reason);
+                Err(Error::TooLarge {
+                    bytes,
+                    limit: inbox.budget.limit(),
+                })
+            }
+        }
+    }
+
+    pub(crate) fn register_namespace(&self, nsp: &str, uid: &str, commands: Inbox) {
         lock(&self.namespaces).insert(nsp.to_owned(), commands);
         lock(&self.uids).insert(nsp.to_owned(), uid.to_owned());
     }
@@ -413,14 +564,33 @@ impl ClusterInner {
         lock(&self.namespaces).remove(nsp);
     }
 
-    /// Queues a message for publication; a full queue drops it (counted).
+    /// Queues a message for publication; one that does not fit (in count or in
+    /// bytes), or comes while Redis is down, is dropped and counted by reason.
     pub(crate) fn publish(&self, transmit: Transmit) {
-        if !self.driver.is_connected() || self.publisher.try_send(transmit).is_err() {
-            self.publish_dropped.fetch_add(1, Ordering::Relaxed);
+        let c = &self.counters;
+        if !self.driver.is_connected() {
+            return bump(&c.publish_redis_down, 1);
+        }
+        let bytes = transmit.channel.len() + transmit.payload.len();
+        let Some(charge) = self.publish_budget.try_charge(bytes) else {
+            return bump(&c.publish_queue_bytes, 1);
+        };
+        if self.publisher.try_send((transmit, charge)).is_err() {
+            bump(&c.publish_queue_full, 1);
         }
     }
 
-    pub(crate) fn subscribe(&self, sub: Subscription, route: mpsc::Sender<Command>) {
+    /// Counts the outcome of a pipeline of `n` messages.
+    fn count_published(&self, result: &Result<(), DriverError>, n: u64) {
+        let c = &self.counters;
+        match result {
+            Ok(()) => bump(&c.published, n),
+            Err(DriverError::NotConnected | DriverError::Closed) => bump(&c.publish_redis_down, n),
+            Err(_) => bump(&c.publish_redis_error, n),
+        }
+    }
+
+    pub(crate) fn subscribe(&self, sub: Subscription, route: Inbox) {
         let result = match &sub {
             Subscription::Channel(c) | Subscription::Sharded(c) => {
                 lock(&self.routes).insert(c.clone(), route);
@@ -539,9 +709,15 @@ async fn dispatch(cluster: std::sync::Weak<ClusterInner>, mut events: mpsc::Rece
                 let key = pattern.as_deref().unwrap_or(&channel);
                 let route = lock(&cluster.routes).get(key).cloned();
                 if let Some(route) = route {
-                    // A full namespace inbox applies backpressure to the driver's
-                    // bounded queue, which drops and counts past its capacity.
-                    let _ = route.send(Command::Message { channel, payload }).await;
+                    // A full namespace inbox (in commands or bytes) applies
+                    // backpressure to the driver's queue, which drops and counts
+                    // past its bounds. Only a message larger than a whole inbox is
+                    // dropped here.
+                    if let Err(InboxDrop::Bytes) =
+                        route.send(Command::Message { channel, payload }).await
+                    {
+                        cluster.count_inbox_drop(InboxDrop::Bytes);
+                    }
                 }
             }
             DriverEvent::Disconnected { reason } => tracing::warn!(%reason, "Redis disconnected"),
@@ -556,23 +732,28 @@ const PUBLISH_BATCH: usize = 256;
 
 /// Publishes queued messages in order: everything queued while the previous
 /// batch was in flight goes out as the next pipeline (at most [`PUBLISH_BATCH`]).
+/// A message's bytes stay charged to the publish queue until Redis answered its
+/// pipeline (or the driver gave up on it), and it is counted as published only
+/// when Redis accepted it.
 async fn publish(
     driver: Driver,
-    mut queue: mpsc::Receiver<Transmit>,
+    mut queue: mpsc::Receiver<(Transmit, Charge)>,
     cluster: std::sync::Weak<ClusterInner>,
 ) {
     let mut taken = Vec::with_capacity(PUBLISH_BATCH);
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+    let mut charges = Vec::with_capacity(PUBLISH_BATCH);
     while queue.recv_many(&mut taken, PUBLISH_BATCH).await > 0 {
-        batch.extend(taken.drain(..).map(|t: Transmit| (t.channel, t.payload)));
-        if driver.publish_batch(&batch).await.is_err()
-            && let Some(cluster) = cluster.upgrade()
-        {
-            cluster
-                .publish_dropped
-                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        for (t, charge) in taken.drain(..) {
+            batch.push((t.channel, t.payload));
+            charges.push(charge);
+        }
+        let result = driver.publish_batch(&batch).await;
+        if let Some(cluster) = cluster.upgrade() {
+            cluster.count_published(&result, batch.len() as u64);
         }
         batch.clear();
+        charges.clear();
     }
 }
 

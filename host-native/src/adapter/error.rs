@@ -21,6 +21,16 @@ pub enum Error {
     /// The Redis driver failed.
     #[error("Redis driver: {0}")]
     Driver(#[from] DriverError),
+    /// The operation is larger than the namespace's whole queue
+    /// ([`ClusterConfig::inbox_queue_bytes`](super::ClusterConfig::inbox_queue_bytes)):
+    /// it could never be queued, so nothing was sent.
+    #[error("the operation ({bytes} bytes) is larger than the namespace queue ({limit} bytes)")]
+    TooLarge {
+        /// About how many bytes the operation holds.
+        bytes: usize,
+        /// The bound of the namespace queue.
+        limit: usize,
+    },
     /// A value could not be converted for the Socket.IO parser.
     #[error("encoding a packet: {0}")]
     Encode(String),

@@ -52,19 +52,22 @@ use socketioxide_core::adapter::{
 use socketioxide_core::parser::Parse;
 use tokio::sync::{mpsc, oneshot};
 
-pub use cluster::{Cluster, ClusterConfig, Metrics, Mode};
+pub use cluster::{
+    Cluster, ClusterConfig, DEFAULT_INBOX_QUEUE_BYTES, DEFAULT_PUBLISH_QUEUE_BYTES, InboxDrops,
+    Metrics, Mode, PublishDrops,
+};
 pub use error::Error;
 pub use server_side::{ServerSideAck, ServerSideAcks, ServerSideEvent};
 
 use convert::wire_opts;
-use namespace::{Command, NamespaceTask, RequestKind, packet_data, sio_value};
+use namespace::{Command, Inbox, NamespaceTask, RequestKind, packet_data, sio_value};
 
 /// The adapter of one namespace. Use it as `CrosscastAdapter<_>` in
 /// `SocketIo::builder().with_adapter::<CrosscastAdapter<_>>(cluster)`.
 pub struct CrosscastAdapter<E: SocketEmitter> {
     local: CoreLocalAdapter<E>,
     cluster: Cluster,
-    commands: mpsc::Sender<Command>,
+    commands: Inbox,
     inbox: std::sync::Mutex<Option<mpsc::Receiver<Command>>>,
     me: OnceLock<Weak<Self>>,
 }
@@ -78,9 +81,6 @@ impl<E: SocketEmitter> std::fmt::Debug for CrosscastAdapter<E> {
 }
 
 impl<E: SocketEmitter> DefinedAdapter for CrosscastAdapter<E> {}
-
-/// How many commands may wait for a namespace task.
-const INBOX: usize = 4096;
 
 impl<E: SocketEmitter> CrosscastAdapter<E> {
     fn nsp(&self) -> String {
@@ -131,13 +131,13 @@ impl<E: SocketEmitter> CrosscastAdapter<E> {
         }
     }
 
-    /// Hands a command to the namespace task; when its queue is full (the
-    /// cluster cannot keep up) the command is dropped and counted in
-    /// [`Metrics::publish_dropped`].
+    /// Hands a command to the namespace task; when its inbox is full (in commands or in
+    /// bytes: the cluster cannot keep up) the command is dropped and counted in
+    /// [`Metrics::inbox_drops`].
     fn send(&self, command: Command) {
-        if self.commands.try_send(command).is_err() {
-            self.cluster.inner.count_dropped();
-            tracing::warn!(nsp = %self.nsp(), "namespace task is full or gone: command dropped");
+        if let Err(reason) = self.commands.try_send(command) {
+            self.cluster.inner.count_inbox_drop(reason);
+            tracing::warn!(nsp = %self.nsp(), ?reason, "namespace inbox is full or gone: command dropped");
         }
     }
 
@@ -201,7 +201,8 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
     type InitRes = InitRes;
 
     fn new(state: &Cluster, local: CoreLocalAdapter<E>) -> Self {
-        let (commands, inbox) = mpsc::channel(INBOX);
+        let config = &state.inner.config;
+        let (commands, inbox) = Inbox::new(config.inbox_queue, config.inbox_queue_bytes);
         Self {
             local,
             cluster: state.clone(),
@@ -242,7 +243,7 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
 
     async fn close(&self) -> Result<(), Error> {
         let (done, wait) = oneshot::channel();
-        if self.commands.send(Command::Close { done }).await.is_ok() {
+        if self.commands.tx.send(Command::Close { done }).await.is_ok() {
             let _ = tokio::time::timeout(Duration::from_secs(2), wait).await;
         }
         Ok(())

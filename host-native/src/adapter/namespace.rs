@@ -21,6 +21,7 @@ use super::CrosscastAdapter;
 use super::cluster::ClusterInner;
 use super::convert::{Gathered, Spread, local_opts, sio_room};
 use super::server_side::{ServerSideAck, ServerSideEvent};
+use crate::driver::budget::{ByteBudget, Charge};
 
 /// What the namespace task is asked to do.
 #[derive(Debug)]
@@ -91,6 +92,156 @@ pub(crate) enum Command {
     Close {
         done: oneshot::Sender<()>,
     },
+    /// A command queued through an [`Inbox`], holding its bytes until it is handled.
+    Charged {
+        command: Box<Command>,
+        charge: Charge,
+    },
+}
+
+impl Command {
+    /// About how many bytes the command holds while it waits: its own size and what it
+    /// points to (packets, payloads, rooms).
+    pub(crate) fn size(&self) -> usize {
+        let heap = match self {
+            Command::Message { channel, payload } => channel.len() + payload.len(),
+            Command::Broadcast { packet, opts }
+            | Command::BroadcastWithAck { packet, opts, .. } => {
+                values_size(&packet.data) + opts_size(opts)
+            }
+            Command::Join { opts, rooms } | Command::Leave { opts, rooms } => {
+                opts_size(opts) + rooms_size(rooms)
+            }
+            Command::Disconnect { opts, .. } => opts_size(opts),
+            Command::Request { kind, .. } => match kind {
+                RequestKind::Fetch(opts) => opts_size(opts),
+                RequestKind::ServerSideEmit(data) => values_size(data),
+                RequestKind::AllRooms | RequestKind::ServerCount => 0,
+            },
+            Command::ServerSideEmit { data } => values_size(data),
+            Command::RemoteAck { value, .. } => values_size(std::slice::from_ref(value)),
+            Command::ServerSideAck { value, .. } => value
+                .as_ref()
+                .map_or(0, |v| values_size(std::slice::from_ref(v))),
+            Command::Charged { command, .. } => command.size(),
+            Command::ServerCount { .. }
+            | Command::ReleaseServerSideAck { .. }
+            | Command::RoomsChanged
+            | Command::Close { .. } => 0,
+        };
+        std::mem::size_of::<Command>().saturating_add(heap)
+    }
+}
+
+/// About how many bytes `values` hold: strings, binaries and keys by length, anything else
+/// by a few bytes. Iterative, so any depth is fine.
+pub(crate) fn values_size(values: &[Value]) -> usize {
+    let mut stack: Vec<&Value> = values.iter().collect();
+    let mut n = 0usize;
+    while let Some(value) = stack.pop() {
+        let own = match value {
+            Value::Str(s) => s.len(),
+            Value::Bin(b) | Value::Ext(_, b) => b.len(),
+            Value::Array(items) => {
+                stack.extend(items);
+                0
+            }
+            Value::Map(entries) => {
+                let mut keys = 0usize;
+                for (k, v) in entries {
+                    keys = keys.saturating_add(k.len());
+                    stack.push(v);
+                }
+                keys
+            }
+            _ => 0,
+        };
+        n = n
+            .saturating_add(own)
+            .saturating_add(std::mem::size_of::<Value>());
+    }
+    n
+}
+
+fn rooms_size(rooms: &[Room]) -> usize {
+    rooms.iter().fold(0usize, |n, r| {
+        let own = match r {
+            Room::Str(s) => s.len(),
+            Room::Int(_) => 0,
+        };
+        n.saturating_add(own)
+            .saturating_add(std::mem::size_of::<Room>())
+    })
+}
+
+fn opts_size(opts: &BroadcastOpts) -> usize {
+    rooms_size(&opts.rooms).saturating_add(rooms_size(&opts.except))
+}
+
+/// Why a command did not enter a namespace's inbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InboxDrop {
+    /// The inbox held `inbox_queue` commands.
+    Full,
+    /// The command would have passed `inbox_queue_bytes` (or is larger than all of it).
+    Bytes,
+    /// The namespace task is gone.
+    Closed,
+}
+
+/// The queue of a namespace task, bounded in commands (the channel) and in bytes (the
+/// budget, held by each command until the task has handled it). Cheap to clone.
+#[derive(Clone, Debug)]
+pub(crate) struct Inbox {
+    pub(crate) tx: mpsc::Sender<Command>,
+    pub(crate) budget: Arc<ByteBudget>,
+}
+
+impl Inbox {
+    /// A new inbox of at most `count` commands and `bytes` bytes, and its receiver.
+    pub(crate) fn new(count: usize, bytes: usize) -> (Self, mpsc::Receiver<Command>) {
+        let (tx, rx) = mpsc::channel(count.max(1));
+        (
+            Self {
+                tx,
+                budget: ByteBudget::new(bytes),
+            },
+            rx,
+        )
+    }
+
+    /// Queues `command` now, or says why it could not be.
+    pub(crate) fn try_send(&self, command: Command) -> Result<(), InboxDrop> {
+        let charge = self
+            .budget
+            .try_charge(command.size())
+            .ok_or(InboxDrop::Bytes)?;
+        self.tx
+            .try_send(Command::Charged {
+                command: Box::new(command),
+                charge,
+            })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => InboxDrop::Full,
+                mpsc::error::TrySendError::Closed(_) => InboxDrop::Closed,
+            })
+    }
+
+    /// Queues `command`, waiting for room in count and in bytes; fails at once when it is
+    /// larger than the whole byte bound, or when the task is gone.
+    pub(crate) async fn send(&self, command: Command) -> Result<(), InboxDrop> {
+        let charge = tokio::select! {
+            charge = self.budget.charge(command.size()) => charge.ok_or(InboxDrop::Bytes)?,
+            () = self.tx.closed() => return Err(InboxDrop::Closed),
+        };
+        self.tx
+            .send(Command::Charged {
+                command: Box::new(command),
+                charge,
+            })
+            .await
+            .map_err(|_| InboxDrop::Closed)
+    }
 }
 
 /// The requests a caller can await.
@@ -111,7 +262,8 @@ pub(crate) struct NamespaceTask<E: SocketEmitter> {
     pub(crate) node: Node,
     pub(crate) adapter: Weak<CrosscastAdapter<E>>,
     pub(crate) cluster: Arc<ClusterInner>,
-    pub(crate) commands: mpsc::Sender<Command>,
+    /// This namespace's own inbox (for subscriptions, acks and answers).
+    pub(crate) commands: Inbox,
     pub(crate) inbox: mpsc::Receiver<Command>,
     pub(crate) scan_rooms: bool,
     requests: BTreeMap<RequestId, oneshot::Sender<Completion>>,
@@ -124,7 +276,7 @@ impl<E: SocketEmitter> NamespaceTask<E> {
         node: Node,
         adapter: Weak<CrosscastAdapter<E>>,
         cluster: Arc<ClusterInner>,
-        commands: mpsc::Sender<Command>,
+        commands: Inbox,
         inbox: mpsc::Receiver<Command>,
         scan_rooms: bool,
     ) -> Self {
@@ -241,6 +393,12 @@ impl<E: SocketEmitter> NamespaceTask<E> {
             }
             Command::RoomsChanged => self.scan_rooms(),
             Command::Close { done } => return Some(done),
+            Command::Charged { command, charge } => {
+                let close = self.handle(*command);
+                // The command's bytes come back once it is handled.
+                drop(charge);
+                return close;
+            }
         }
         None
     }
@@ -290,7 +448,7 @@ impl<E: SocketEmitter> NamespaceTask<E> {
                     },
                     _ => String::new(),
                 };
-                let ack = ack.map(|id| ServerSideAck::new(id, self.commands.clone()));
+                let ack = ack.map(|id| ServerSideAck::new(id, self.commands.tx.clone()));
                 self.cluster.deliver_server_side(
                     self.node.nsp(),
                     ServerSideEvent {
@@ -353,6 +511,7 @@ impl<E: SocketEmitter> NamespaceTask<E> {
                     .node
                     .handle_remote_client_count(now, ack, u64::from(count));
                 let commands = self.commands.clone();
+                let cluster = Arc::downgrade(&self.cluster);
                 let weak = Arc::downgrade(adapter);
                 tokio::spawn(async move {
                     use futures_util::StreamExt;
@@ -365,12 +524,14 @@ impl<E: SocketEmitter> NamespaceTask<E> {
                             .parser()
                             .decode_value::<Value>(&mut value, false)
                             .unwrap_or(Value::Nil);
-                        if commands
-                            .send(Command::RemoteAck { ack, value })
-                            .await
-                            .is_err()
-                        {
-                            break;
+                        match commands.send(Command::RemoteAck { ack, value }).await {
+                            Ok(()) => {}
+                            Err(InboxDrop::Closed) => break,
+                            Err(drop) => {
+                                if let Some(cluster) = cluster.upgrade() {
+                                    cluster.count_inbox_drop(drop);
+                                }
+                            }
                         }
                     }
                 });
@@ -401,7 +562,7 @@ impl<E: SocketEmitter> NamespaceTask<E> {
         match question {
             Question::ServerCount { id, channel, .. } => {
                 let driver = self.cluster.driver.clone();
-                let commands = self.commands.clone();
+                let commands = self.commands.tx.clone();
                 tokio::spawn(async move {
                     if let Ok(count) = driver.server_count(&channel).await {
                         let _ = commands

@@ -26,6 +26,9 @@ pub enum Protocol {
     Resp3,
 }
 
+/// The default of [`DriverConfig::event_capacity_bytes`]: 16 MiB.
+pub const DEFAULT_EVENT_CAPACITY_BYTES: usize = 16 << 20;
+
 /// Configuration of a [`Driver`](super::Driver).
 ///
 /// Build it with [`DriverConfig::new`] and adjust the public fields.
@@ -60,16 +63,22 @@ pub struct DriverConfig {
     /// `response_timeout`) while idle, to notice a Redis that hangs without closing the
     /// connection. `Duration::ZERO` disables the check.
     pub health_check_interval: Duration,
-    /// Capacity of the event channel returned by [`Driver::connect`](super::Driver::connect).
-    /// When it is full, new events are dropped and counted in
-    /// [`DriverStats::dropped`](super::DriverStats::dropped).
+    /// Capacity of the event channel returned by [`Driver::connect`](super::Driver::connect),
+    /// in events. When it is full, new events are dropped and counted in
+    /// [`DriverStats::dropped_queue_full`](super::DriverStats::dropped_queue_full).
     pub event_capacity: usize,
+    /// Bound of the message payload bytes the driver has handed out and that are still
+    /// alive: in the event channel, or held by the consumer (a payload's bytes come back when
+    /// its last [`Bytes`](bytes::Bytes) is dropped). A message that would pass it is dropped
+    /// and counted in [`DriverStats::dropped_queue_bytes`](super::DriverStats::dropped_queue_bytes).
+    /// Default 16 MiB: 4096 events of 4 KiB, or 160 of 100 KiB.
+    pub event_capacity_bytes: usize,
 }
 
 impl DriverConfig {
     /// A configuration for `url` with the defaults: classic, standalone, protocol of the URL,
     /// backoff 50 ms to 1 s, connect timeout 2 s, response timeout 2 s, health check every
-    /// 5 s, 4096 queued events.
+    /// 5 s, 4096 queued events holding at most 16 MiB of payloads.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -83,6 +92,7 @@ impl DriverConfig {
             response_timeout: Duration::from_secs(2),
             health_check_interval: Duration::from_secs(5),
             event_capacity: 4096,
+            event_capacity_bytes: DEFAULT_EVENT_CAPACITY_BYTES,
         }
     }
 }

@@ -6,6 +6,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use redis::{Msg, PushInfo, PushKind};
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+
+use super::budget::{ByteBudget, Charged};
 
 /// An event of a [`Driver`](super::Driver), in the order it happened.
 ///
@@ -49,33 +52,75 @@ pub struct DriverStats {
     pub publish_failures: u64,
     /// Pub/sub messages received from Redis, delivered or not.
     pub received: u64,
-    /// Events (messages or state changes) dropped because the event queue was full or its
-    /// receiver was gone.
+    /// Events (messages or state changes) dropped, for any reason: the sum of the
+    /// `dropped_*` counters.
     pub dropped: u64,
+    /// Events dropped because the event queue held
+    /// [`event_capacity`](super::DriverConfig::event_capacity) events.
+    pub dropped_queue_full: u64,
+    /// Messages dropped because their payload would have passed
+    /// [`event_capacity_bytes`](super::DriverConfig::event_capacity_bytes).
+    pub dropped_queue_bytes: u64,
+    /// Events dropped because the receiver of the event queue was gone.
+    pub dropped_closed: u64,
+    /// Payload bytes handed out and still alive now (a gauge, at most
+    /// `event_capacity_bytes`).
+    pub queued_bytes: u64,
+    /// The most payload bytes alive at once since `connect` (at most `event_capacity_bytes`).
+    pub queued_bytes_peak: u64,
 }
 
 /// The shared counters behind [`DriverStats`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Counters {
     pub(crate) reconnects: AtomicU64,
     pub(crate) published: AtomicU64,
     pub(crate) publish_failures: AtomicU64,
     pub(crate) received: AtomicU64,
-    pub(crate) dropped: AtomicU64,
+    pub(crate) dropped_queue_full: AtomicU64,
+    pub(crate) dropped_queue_bytes: AtomicU64,
+    pub(crate) dropped_closed: AtomicU64,
+    /// The bound of the payload bytes handed out.
+    pub(crate) bytes: Arc<ByteBudget>,
 }
 
 impl Counters {
+    /// Zero counters, with a payload bound of `limit_bytes`.
+    pub(crate) fn new(limit_bytes: usize) -> Self {
+        Self {
+            reconnects: AtomicU64::new(0),
+            published: AtomicU64::new(0),
+            publish_failures: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            dropped_queue_full: AtomicU64::new(0),
+            dropped_queue_bytes: AtomicU64::new(0),
+            dropped_closed: AtomicU64::new(0),
+            bytes: ByteBudget::new(limit_bytes),
+        }
+    }
+
     pub(crate) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn snapshot(&self) -> DriverStats {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let (full, bytes, closed) = (
+            load(&self.dropped_queue_full),
+            load(&self.dropped_queue_bytes),
+            load(&self.dropped_closed),
+        );
         DriverStats {
-            reconnects: self.reconnects.load(Ordering::Relaxed),
-            published: self.published.load(Ordering::Relaxed),
-            publish_failures: self.publish_failures.load(Ordering::Relaxed),
-            received: self.received.load(Ordering::Relaxed),
-            dropped: self.dropped.load(Ordering::Relaxed),
+            reconnects: load(&self.reconnects),
+            published: load(&self.published),
+            publish_failures: load(&self.publish_failures),
+            received: load(&self.received),
+            dropped: full + bytes + closed,
+            dropped_queue_full: full,
+            dropped_queue_bytes: bytes,
+            dropped_closed: closed,
+            queued_bytes: self.bytes.used() as u64,
+            queued_bytes_peak: self.bytes.peak() as u64,
         }
     }
 }
@@ -97,10 +142,12 @@ impl EventSink {
         &self.counters
     }
 
-    /// Queues `event`, or counts it as dropped.
+    /// Queues `event`, or counts it as dropped (by reason).
     pub(crate) fn emit(&self, event: DriverEvent) {
-        if self.tx.try_send(event).is_err() {
-            Counters::bump(&self.counters.dropped);
+        match self.tx.try_send(event) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => Counters::bump(&self.counters.dropped_queue_full),
+            Err(TrySendError::Closed(_)) => Counters::bump(&self.counters.dropped_closed),
         }
     }
 
@@ -118,10 +165,24 @@ impl EventSink {
             .get_channel::<Vec<u8>>()
             .map(|c| String::from_utf8_lossy(&c).into_owned())
             .unwrap_or_default();
+        // Checked before the copy: a message that does not fit costs nothing.
+        if self.tx.is_closed() {
+            Counters::bump(&self.counters.dropped_closed);
+            return;
+        }
+        if self.tx.capacity() == 0 {
+            Counters::bump(&self.counters.dropped_queue_full);
+            return;
+        }
+        let raw = msg.get_payload_bytes();
+        let Some(charge) = self.counters.bytes.try_charge(raw.len()) else {
+            Counters::bump(&self.counters.dropped_queue_bytes);
+            return;
+        };
         self.emit(DriverEvent::Message {
             channel,
             pattern,
-            payload: Bytes::copy_from_slice(msg.get_payload_bytes()),
+            payload: Charged::bytes(raw.to_vec(), charge),
         });
     }
 

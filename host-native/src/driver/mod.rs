@@ -18,9 +18,11 @@
 //!   [`DriverEvent::Resubscribed`].
 //! - **Publishing while down** fails at once with [`DriverError::NotConnected`]; nothing is
 //!   queued. A publish on a broken connection fails within `response_timeout`.
-//! - **Bounded memory.** Events go through a bounded queue (`event_capacity`); when the
-//!   consumer lags, events that do not fit are dropped and counted in
-//!   [`DriverStats::dropped`] and the driver never waits for the consumer.
+//! - **Bounded memory.** Events go through a queue bounded in events (`event_capacity`) and
+//!   in payload bytes (`event_capacity_bytes`, counting a payload until its last `Bytes` is
+//!   dropped); when the consumer lags, events that do not fit are dropped and counted by
+//!   reason ([`DriverStats::dropped_queue_full`], [`DriverStats::dropped_queue_bytes`],
+//!   [`DriverStats::dropped_closed`]) and the driver never waits for the consumer.
 //! - **Cluster.** With `cluster_nodes`, the redis crate's cluster connection routes
 //!   `SSUBSCRIBE`/`SPUBLISH` to the slot owner of each channel; `server_count` sums
 //!   `PUBSUB (SHARD)NUMSUB` over all masters. The subscriber uses RESP3 (the crate delivers
@@ -55,6 +57,7 @@
 //! ```
 
 mod backoff;
+pub(crate) mod budget;
 mod config;
 mod error;
 mod event;
@@ -68,7 +71,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-pub use config::{DriverConfig, Protocol, PubSubKind};
+pub use config::{DEFAULT_EVENT_CAPACITY_BYTES, DriverConfig, Protocol, PubSubKind};
 pub use error::DriverError;
 pub use event::{DriverEvent, DriverStats};
 
@@ -117,7 +120,7 @@ impl Driver {
     ) -> Result<(Self, mpsc::Receiver<DriverEvent>), DriverError> {
         let target = Target::from_config(&config)?;
         let (tx, rx) = mpsc::channel(config.event_capacity);
-        let sink = EventSink::new(tx, Arc::new(Counters::default()));
+        let sink = EventSink::new(tx, Arc::new(Counters::new(config.event_capacity_bytes)));
         let session =
             Session::open(&target, &sink)
                 .await

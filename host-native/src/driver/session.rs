@@ -63,6 +63,11 @@ impl Target {
                 "event_capacity must be at least 1".into(),
             ));
         }
+        if config.event_capacity_bytes == 0 {
+            return Err(DriverError::Config(
+                "event_capacity_bytes must be at least 1".into(),
+            ));
+        }
         let tls = seeds
             .iter()
             .chain(std::iter::once(&info))

@@ -119,6 +119,39 @@ pub struct ServeConfig {
     /// clients of every node (repeatable; needs --redis-url).
     #[arg(long = "bridge", value_name = "CHANNEL:EVENT", value_parser = parse_bridge)]
     pub bridges: Vec<Bridge>,
+    /// The most bytes (channel and payload) of cluster messages waiting to be published to
+    /// Redis or in flight; past it a message is not published (counted in
+    /// crosscast_cluster_publish_dropped_total{reason="queue_bytes"}).
+    #[arg(
+        long,
+        env = "CROSSCAST_CLUSTER_PUBLISH_QUEUE_BYTES",
+        default_value_t = 67_108_864,
+        value_parser = clap::value_parser!(u64).range(1024..=17_179_869_184),
+        hide_env_values = true
+    )]
+    pub cluster_publish_queue_bytes: u64,
+    /// The most bytes of operations and Redis messages waiting for the cluster adapter of a
+    /// namespace; past it an operation of this server is not published (counted in
+    /// crosscast_cluster_inbox_dropped_total{reason="queue_bytes"}) and Redis messages wait.
+    #[arg(
+        long,
+        env = "CROSSCAST_CLUSTER_INBOX_BYTES",
+        default_value_t = 16_777_216,
+        value_parser = clap::value_parser!(u64).range(1024..=17_179_869_184),
+        hide_env_values = true
+    )]
+    pub cluster_inbox_bytes: u64,
+    /// The most payload bytes of Redis messages received and not yet processed, per Redis
+    /// connection (the cluster's, and the one of --bridge); past it a message is dropped
+    /// (counted in crosscast_redis_inbound_dropped_total{reason="queue_bytes"}).
+    #[arg(
+        long,
+        env = "CROSSCAST_REDIS_INBOUND_QUEUE_BYTES",
+        default_value_t = 16_777_216,
+        value_parser = clap::value_parser!(u64).range(1024..=17_179_869_184),
+        hide_env_values = true
+    )]
+    pub redis_inbound_queue_bytes: u64,
     /// PUBLISH every client event EVENT (default "chat message") on the Redis channel CHANNEL,
     /// once, from the server the client is connected to: a string as it is, anything else as
     /// JSON (SPUBLISH with --adapter sharded). Repeatable, comma-separated in the environment;

@@ -45,19 +45,33 @@ pub(crate) type ServerEventHandler = Arc<dyn Fn(ServerEvent) + Send + Sync>;
 /// [`Cluster::Local`] node.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ClusterStats {
-    /// Messages published to the other servers.
+    /// Messages for the other servers that Redis accepted.
     pub(crate) published: u64,
     /// Messages received from the other servers.
     pub(crate) received: u64,
-    /// Messages lost before processing (a full queue).
+    /// Messages lost: received and dropped before processing, or not published (the sum of
+    /// the three next counters).
     pub(crate) dropped: u64,
+    /// Messages not published, by reason.
+    pub(crate) publish_drops: adapter::PublishDrops,
+    /// Operations of this server that did not enter a namespace's queue, by reason.
+    pub(crate) inbox_drops: adapter::InboxDrops,
+    /// The cluster's Redis connection (inbound queue drops and bytes).
+    pub(crate) driver: crate::driver::DriverStats,
+    /// Bytes waiting to be published or in flight now.
+    pub(crate) publish_queue_bytes: u64,
+    /// Bytes waiting in the namespaces' queues now.
+    pub(crate) inbox_bytes: u64,
     /// Messages from other servers that could not be decoded.
     pub(crate) decode_errors: u64,
-    /// Requests to other servers answered by all of them.
+    /// Requests to other servers that got every expected answer, or every answer of the
+    /// servers still there (`requests_partial` included).
     pub(crate) requests_completed: u64,
-    /// Requests to other servers that timed out without any answer.
+    /// Requests to other servers ended by the requests timeout, with the answers that had
+    /// arrived by then (possibly some).
     pub(crate) requests_timed_out: u64,
-    /// Requests to other servers that timed out with some answers.
+    /// Completed requests with answers missing: expected servers that were known to have
+    /// left before the timeout.
     pub(crate) requests_partial: u64,
     /// Reconnections of the cluster's Redis connections.
     pub(crate) reconnects: u64,
@@ -219,9 +233,14 @@ impl Cluster {
             Cluster::Redis(redis) => {
                 let m = redis.handle.metrics();
                 ClusterStats {
-                    published: m.core.published,
+                    published: m.published,
                     received: m.core.received,
-                    dropped: m.driver.dropped + m.publish_dropped,
+                    dropped: m.driver.dropped + m.publish_dropped + m.inbox_drops.total(),
+                    publish_drops: m.publish_drops,
+                    inbox_drops: m.inbox_drops,
+                    driver: m.driver,
+                    publish_queue_bytes: m.publish_queue_bytes,
+                    inbox_bytes: m.inbox_bytes,
                     decode_errors: m.core.decode_errors,
                     requests_completed: m.core.requests_completed,
                     requests_timed_out: m.core.requests_timed_out,
@@ -286,6 +305,10 @@ pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served
     };
     cluster_config.key = config.key.clone();
     cluster_config.requests_timeout_ms = config.requests_timeout;
+    let bytes = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    cluster_config.publish_queue_bytes = bytes(config.cluster_publish_queue_bytes);
+    cluster_config.inbox_queue_bytes = bytes(config.cluster_inbox_bytes);
+    cluster_config.driver.event_capacity_bytes = bytes(config.redis_inbound_queue_bytes);
     let handle = adapter::Cluster::connect(cluster_config)
         .await
         .map_err(|e| ServeError(e.to_string()))?;

@@ -86,7 +86,8 @@ pub(crate) fn render(snapshot: &Snapshot<'_>) -> String {
     metric(
         "crosscast_messages_published_total",
         "counter",
-        "Cluster messages published to the other servers.",
+        "Cluster messages for the other servers that Redis accepted (PUBLISH/SPUBLISH \
+         answered); messages not published are in crosscast_cluster_publish_dropped_total.",
         &[("", c.published)],
     );
     metric(
@@ -98,8 +99,37 @@ pub(crate) fn render(snapshot: &Snapshot<'_>) -> String {
     metric(
         "crosscast_messages_dropped_total",
         "counter",
-        "Cluster messages dropped before processing (full queue).",
+        "Cluster messages lost: not published, not queued for the cluster, or received and \
+         dropped before processing (the sum of crosscast_cluster_publish_dropped_total, \
+         crosscast_cluster_inbox_dropped_total and \
+         crosscast_redis_inbound_dropped_total{connection=\"cluster\"}).",
         &[("", c.dropped)],
+    );
+    let p = &c.publish_drops;
+    metric(
+        "crosscast_cluster_publish_dropped_total",
+        "counter",
+        "Cluster messages of this server not published, by reason (queue_full: the publish \
+         queue held its 65536 messages; queue_bytes: over --cluster-publish-queue-bytes; \
+         redis_down: Redis not connected; redis_error: Redis failed or did not answer in \
+         time, so the message may or may not have reached it).",
+        &[
+            ("{reason=\"queue_full\"}", p.queue_full),
+            ("{reason=\"queue_bytes\"}", p.queue_bytes),
+            ("{reason=\"redis_down\"}", p.redis_down),
+            ("{reason=\"redis_error\"}", p.redis_error),
+        ],
+    );
+    metric(
+        "crosscast_cluster_inbox_dropped_total",
+        "counter",
+        "Operations of this server that did not reach the cluster because the namespace's \
+         queue was full, by reason (queue_full: 4096 commands waiting; queue_bytes: over \
+         --cluster-inbox-bytes, or larger than all of it).",
+        &[
+            ("{reason=\"queue_full\"}", c.inbox_drops.queue_full),
+            ("{reason=\"queue_bytes\"}", c.inbox_drops.queue_bytes),
+        ],
     );
     metric(
         "crosscast_decode_errors_total",
@@ -110,7 +140,11 @@ pub(crate) fn render(snapshot: &Snapshot<'_>) -> String {
     metric(
         "crosscast_requests_total",
         "counter",
-        "Requests to the other servers, by outcome.",
+        "Requests to the other servers (fetchSockets, allRooms, serverSideEmit with ack, \
+         server count), by outcome: completed (every expected answer, or every answer of the \
+         servers still there), partial (completed with answers missing from servers known to \
+         have left; also counted in completed), timed_out (ended by the requests timeout with \
+         the answers that had arrived).",
         &[
             ("{outcome=\"completed\"}", c.requests_completed),
             ("{outcome=\"timed_out\"}", c.requests_timed_out),
@@ -166,8 +200,57 @@ pub(crate) fn render(snapshot: &Snapshot<'_>) -> String {
     metric(
         "crosscast_bridge_dropped_total",
         "counter",
-        "Messages of --bridge channels dropped before processing (full queue).",
+        "Messages of --bridge channels dropped before processing (the sum of \
+         crosscast_redis_inbound_dropped_total{connection=\"bridge\"}).",
         &[("", bridge.dropped)],
+    );
+    let d = &c.driver;
+    metric(
+        "crosscast_redis_inbound_dropped_total",
+        "counter",
+        "Redis messages (and connection events) received and dropped before processing, by \
+         connection and reason (queue_full: 4096 waiting; queue_bytes: over \
+         --redis-inbound-queue-bytes; closed: nobody reads them any more).",
+        &[
+            (
+                "{connection=\"cluster\",reason=\"queue_full\"}",
+                d.dropped_queue_full,
+            ),
+            (
+                "{connection=\"cluster\",reason=\"queue_bytes\"}",
+                d.dropped_queue_bytes,
+            ),
+            (
+                "{connection=\"cluster\",reason=\"closed\"}",
+                d.dropped_closed,
+            ),
+            (
+                "{connection=\"bridge\",reason=\"queue_full\"}",
+                bridge.dropped_queue_full,
+            ),
+            (
+                "{connection=\"bridge\",reason=\"queue_bytes\"}",
+                bridge.dropped_queue_bytes,
+            ),
+            (
+                "{connection=\"bridge\",reason=\"closed\"}",
+                bridge.dropped_closed,
+            ),
+        ],
+    );
+    metric(
+        "crosscast_queued_bytes",
+        "gauge",
+        "Bytes waiting now, by queue (cluster_publish: for Redis, in flight included, at most \
+         --cluster-publish-queue-bytes; cluster_inbox: for the cluster adapter, all \
+         namespaces; redis_inbound_cluster / redis_inbound_bridge: Redis payloads received \
+         and not yet processed, each at most --redis-inbound-queue-bytes).",
+        &[
+            ("{queue=\"cluster_publish\"}", c.publish_queue_bytes),
+            ("{queue=\"cluster_inbox\"}", c.inbox_bytes),
+            ("{queue=\"redis_inbound_cluster\"}", d.queued_bytes),
+            ("{queue=\"redis_inbound_bridge\"}", bridge.queued_bytes),
+        ],
     );
     let publish = snapshot.publish;
     metric(

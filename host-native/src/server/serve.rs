@@ -61,6 +61,8 @@ pub(crate) async fn serve(config: ServeConfig) -> Result<Served, ServeError> {
     let redis = match &config.redis_url {
         Some(url) => {
             let mut driver_config = DriverConfig::new(url.clone());
+            driver_config.event_capacity_bytes =
+                usize::try_from(config.redis_inbound_queue_bytes).unwrap_or(usize::MAX);
             // The plain channels of --bridge and --publish are shard channels in a sharded
             // cluster (SSUBSCRIBE/SPUBLISH), as everything else of it.
             driver_config.kind = match config.adapter {
