@@ -149,6 +149,9 @@ pub struct Metrics {
     pub inbox_drops: InboxDrops,
     /// Bytes waiting in the namespaces' inboxes now, summed (a gauge).
     pub inbox_bytes: u64,
+    /// Remote socket ids outside the form carried in `RemoteSocketData` that
+    /// the id table forgot to stay bounded (see [`Cluster::socket_id`]).
+    pub ids_forgotten: u64,
     /// The most bytes that ever waited in one namespace's inbox at once (at
     /// most [`ClusterConfig::inbox_queue_bytes`]).
     pub inbox_peak_bytes: u64,
@@ -306,10 +309,12 @@ impl Cluster {
         lock(&self.inner.uids).get(nsp).cloned()
     }
 
-    /// The real id of a socket returned by `fetch_sockets`: Node sockets get
-    /// synthetic 16-character ids in socketioxide; this gives their 20-character id back.
-    pub fn socket_id(&self, sid: socketioxide_core::Sid) -> String {
-        self.inner.ids.real_id(sid)
+    /// The real id of a socket returned by `fetch_sockets` (pass
+    /// `remote_socket.data()`): a Node socket's 20-character id is carried in the
+    /// 16-character `id` and the `server_id` of its data, and comes back whole
+    /// however many sockets were fetched since (see the adapter's id contract).
+    pub fn socket_id(&self, socket: &socketioxide_core::adapter::RemoteSocketData) -> String {
+        self.inner.ids.real_id(socket.id, Some(socket.server_id))
     }
 
     /// How many servers the cluster has (this one included), for namespace `nsp`.
@@ -376,6 +381,7 @@ impl Cluster {
             },
             inbox_bytes,
             inbox_peak_bytes,
+            ids_forgotten: self.inner.ids.forgotten(),
             refused: self.inner.refused.load(Ordering::Relaxed),
             connected: self.is_connected(),
         }

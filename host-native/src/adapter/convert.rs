@@ -3,20 +3,22 @@
 //! arguments survive with any parser), rooms, and socket ids.
 //!
 //! socketioxide ids ([`Sid`]) are exactly 16 URL-safe characters; Node's socket
-//! ids are 20. A remote id that is not a valid `Sid` gets a stable synthetic
-//! `Sid` (a hash of the id), kept in an [`IdBook`] so that operations on that
-//! remote socket (emit, join, leave, disconnect) can address the real id.
+//! ids are 20. A remote socket is handed to socketioxide as a
+//! [`RemoteSocketData`] whose `id` is a [`Sid`] and whose `server_id` socketioxide
+//! only gives back to the adapter; the [`IdBook`] maps the two to the real id and
+//! back (see its contract).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crosscast_core::{BroadcastOpts, Room, Value};
 use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::ser::{SerializeTuple, Serializer};
-use socketioxide_core::Sid;
 use socketioxide_core::adapter::{BroadcastFlags, BroadcastOptions, Room as SioRoom};
+use socketioxide_core::{Sid, Uid};
 
 /// `[event, ...args]` as a tuple, so that a Socket.IO parser spreads it into the
 /// packet's data array instead of nesting it.
@@ -95,7 +97,7 @@ pub(crate) fn wire_opts(opts: &BroadcastOptions, ids: &IdBook) -> BroadcastOpts 
         ..BroadcastOpts::default()
     };
     if let Some(sid) = opts.sid {
-        let id = ids.real_id(sid);
+        let id = ids.real_id(sid, opts.server_id);
         if opts.has_flag(BroadcastFlags::Broadcast) {
             out.except.push(Room::Str(id));
         } else if out.rooms.is_empty() {
@@ -108,30 +110,148 @@ pub(crate) fn wire_opts(opts: &BroadcastOptions, ids: &IdBook) -> BroadcastOpts 
     out
 }
 
-/// Synthetic ids for remote sockets whose ids are not valid [`Sid`]s.
+/// The `(id, server_id)` pairs that stand for remote sockets whose ids are not
+/// valid [`Sid`]s, and the way back to their real ids.
+///
+/// Contract:
+/// - An id that is a valid `Sid` (a socketioxide socket's) is itself, with a
+///   zero `server_id`.
+/// - An id of 17 to 30 URL-safe base64 characters (Node's are 20) is carried in
+///   the pair itself: its first 16 characters are the `Sid`, the rest is written
+///   into the `server_id` (`-`, the length of the rest, the rest, `-` padding).
+///   Nothing is stored, so it maps back at any number of ids, for as long as the
+///   application keeps the remote socket.
+/// - Any other id (shorter, longer, other characters) gets a `Sid` hashed from
+///   it and is remembered in a table of the [`ID_BOOK_CAPACITY`] ids most
+///   recently fetched or addressed. Past that the least recently used one is
+///   forgotten (counted in [`IdBook::forgotten`]): an operation on a remote
+///   socket fetched that long ago reaches no socket.
 #[derive(Debug)]
 pub(crate) struct IdBook {
     hasher: std::collections::hash_map::RandomState,
-    real: Mutex<HashMap<Sid, String>>,
+    table: Mutex<Lru>,
+    forgotten: AtomicU64,
 }
 
-/// Past this many remembered remote ids the book starts over: a remote socket
-/// fetched long ago can then no longer be addressed through its synthetic id.
-const ID_BOOK_CAPACITY: usize = 100_000;
+/// How many ids outside the carried form the book remembers.
+pub(crate) const ID_BOOK_CAPACITY: usize = 100_000;
 
-impl IdBook {
-    pub(crate) fn new() -> Self {
+/// The marker of a `server_id` that carries the rest of an id.
+const CARRIED: u8 = b'-';
+/// URL-safe base64, in value order.
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+fn url_safe(id: &str) -> bool {
+    id.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// A table bounded in entries that forgets the least recently used one.
+#[derive(Debug)]
+struct Lru {
+    capacity: usize,
+    clock: u64,
+    entries: HashMap<Sid, (String, u64)>,
+    by_use: BTreeMap<u64, Sid>,
+}
+
+impl Lru {
+    fn new(capacity: usize) -> Self {
         Self {
-            hasher: std::collections::hash_map::RandomState::new(),
-            real: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+            clock: 0,
+            entries: HashMap::new(),
+            by_use: BTreeMap::new(),
         }
     }
 
-    /// The `Sid` that stands for the remote socket `id`.
-    pub(crate) fn sid_for(&self, id: &str) -> Sid {
-        if let Ok(sid) = id.parse::<Sid>() {
-            return sid;
+    /// Marks `sid` used now.
+    fn touch(&mut self, sid: Sid) -> Option<&str> {
+        self.clock += 1;
+        let (_, used) = self.entries.get_mut(&sid)?;
+        self.by_use.remove(used);
+        *used = self.clock;
+        self.by_use.insert(self.clock, sid);
+        self.entries.get(&sid).map(|(id, _)| id.as_str())
+    }
+
+    /// Remembers `id` under `sid`; returns how many entries it forgot to make room.
+    fn insert(&mut self, sid: Sid, id: &str) -> u64 {
+        if self.touch(sid).is_some() {
+            return 0;
         }
+        let mut forgotten = 0;
+        while self.entries.len() >= self.capacity {
+            let Some((_, oldest)) = self.by_use.pop_first() else {
+                break;
+            };
+            self.entries.remove(&oldest);
+            forgotten += 1;
+        }
+        self.entries.insert(sid, (id.to_owned(), self.clock));
+        self.by_use.insert(self.clock, sid);
+        forgotten
+    }
+}
+
+impl IdBook {
+    pub(crate) fn new() -> Self {
+        Self::with_capacity(ID_BOOK_CAPACITY)
+    }
+
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            hasher: std::collections::hash_map::RandomState::new(),
+            table: Mutex::new(Lru::new(capacity)),
+            forgotten: AtomicU64::new(0),
+        }
+    }
+
+    /// The `(id, server_id)` that stand for the remote socket `id`.
+    pub(crate) fn remote(&self, id: &str) -> (Sid, Uid) {
+        if let Ok(sid) = id.parse::<Sid>() {
+            return (sid, Uid::ZERO);
+        }
+        if (17..=30).contains(&id.len()) && url_safe(id) {
+            let (head, rest) = id.split_at(16);
+            let mut carried = [CARRIED; 16];
+            carried[1] = ALPHABET[rest.len()];
+            carried[2..2 + rest.len()].copy_from_slice(rest.as_bytes());
+            let text = std::str::from_utf8(&carried).unwrap_or_default();
+            if let (Ok(sid), Ok(uid)) = (head.parse::<Sid>(), text.parse::<Uid>()) {
+                return (sid, uid);
+            }
+        }
+        let sid = self.hashed(id);
+        let forgotten = self
+            .table
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(sid, id);
+        self.forgotten.fetch_add(forgotten, Ordering::Relaxed);
+        (sid, Uid::ZERO)
+    }
+
+    /// The real id behind `sid` and `server_id` (the sid itself for a local or a
+    /// socketioxide socket, and for a forgotten one).
+    pub(crate) fn real_id(&self, sid: Sid, server_id: Option<Uid>) -> String {
+        if let Some(rest) = server_id.as_ref().and_then(carried_rest) {
+            return format!("{sid}{rest}");
+        }
+        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        match table.touch(sid) {
+            Some(id) => id.to_owned(),
+            None => sid.to_string(),
+        }
+    }
+
+    /// Ids outside the carried form forgotten to keep the table bounded.
+    pub(crate) fn forgotten(&self) -> u64 {
+        self.forgotten.load(Ordering::Relaxed)
+    }
+
+    /// A stable `Sid` hashed from `id`.
+    fn hashed(&self, id: &str) -> Sid {
         let mut bytes = [0u8; 12];
         for (i, chunk) in bytes.chunks_mut(6).enumerate() {
             let mut h = self.hasher.build_hasher();
@@ -139,25 +259,26 @@ impl IdBook {
             h.write(id.as_bytes());
             chunk.copy_from_slice(&h.finish().to_le_bytes()[..6]);
         }
-        let sid = synthetic_sid(&bytes);
-        let mut real = self.real.lock().unwrap_or_else(|e| e.into_inner());
-        if real.len() >= ID_BOOK_CAPACITY {
-            real.clear();
-        }
-        real.insert(sid, id.to_owned());
-        sid
+        synthetic_sid(&bytes)
     }
+}
 
-    /// The real id behind `sid` (itself for a local or socketioxide socket).
-    pub(crate) fn real_id(&self, sid: Sid) -> String {
-        let real = self.real.lock().unwrap_or_else(|e| e.into_inner());
-        real.get(&sid).cloned().unwrap_or_else(|| sid.to_string())
+/// The rest of an id carried in `server_id`, if it carries one.
+fn carried_rest(server_id: &Uid) -> Option<String> {
+    let text = server_id.to_string();
+    let bytes = text.as_bytes();
+    if bytes.len() != 16 || bytes[0] != CARRIED {
+        return None;
     }
+    let len = ALPHABET.iter().position(|c| *c == bytes[1])?;
+    if !(1..=14).contains(&len) || bytes[2 + len..].iter().any(|b| *b != CARRIED) {
+        return None;
+    }
+    Some(text[2..2 + len].to_owned())
 }
 
 /// 12 bytes as 16 characters of the URL-safe base64 alphabet: a valid `Sid`.
 fn synthetic_sid(bytes: &[u8; 12]) -> Sid {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut text = String::with_capacity(16);
     for chunk in bytes.chunks(3) {
         let n = (u32::from(chunk[0]) << 16) | (u32::from(chunk[1]) << 8) | u32::from(chunk[2]);
@@ -173,28 +294,102 @@ mod tests {
     use super::*;
 
     #[test]
-    fn node_ids_get_stable_synthetic_sids_that_map_back() {
+    fn node_ids_map_back_through_their_remote_socket_data() {
         let book = IdBook::new();
         let node_id = "loPT-NM8NeDNPth2AAAB";
-        let sid = book.sid_for(node_id);
-        assert_eq!(sid, book.sid_for(node_id));
-        assert_eq!(sid.to_string().len(), 16);
-        assert_eq!(book.real_id(sid), node_id);
+        let (sid, uid) = book.remote(node_id);
+        assert_eq!((sid, uid), book.remote(node_id));
+        assert_eq!(sid.to_string(), "loPT-NM8NeDNPth2");
+        assert_eq!(book.real_id(sid, Some(uid)), node_id);
         let rust_id = "AbCdEfGhIjKlMnOp";
-        assert_eq!(book.sid_for(rust_id).to_string(), rust_id);
+        let rust_sid: Sid = rust_id.parse().expect("a valid Sid");
+        assert_eq!(book.remote(rust_id), (rust_sid, Uid::ZERO));
+        assert_eq!(book.real_id(rust_sid, Some(Uid::ZERO)), rust_id);
+        assert_eq!(book.real_id(rust_sid, None), rust_id);
+        // Every length that is carried, and ids made of the padding character itself.
+        for len in 17..=30 {
+            for id in ["x".repeat(len), "-".repeat(len), "_".repeat(len)] {
+                let (sid, uid) = book.remote(&id);
+                assert_eq!(book.real_id(sid, Some(uid)), id);
+            }
+        }
+        assert_eq!(book.forgotten(), 0);
+    }
+
+    /// Past 100,000 ids the old book started over, and a remote socket fetched
+    /// earlier no longer mapped back to its real id.
+    #[test]
+    fn an_old_node_id_still_maps_back_after_more_than_100000_others() {
+        let book = IdBook::new();
+        let first = "AAAAAAAAAAAAAAAAAAAA-first";
+        let (first_sid, first_uid) = book.remote(first);
+        for n in 0..(ID_BOOK_CAPACITY as u64 + 50_000) {
+            // Node-shaped ids: 20 URL-safe characters.
+            let id = format!("{n:0>20}");
+            let (sid, uid) = book.remote(&id);
+            if n % 10_000 == 0 {
+                assert_eq!(book.real_id(sid, Some(uid)), id);
+            }
+        }
+        assert_eq!(book.real_id(first_sid, Some(first_uid)), first);
+        let (sid, uid) = book.remote("00000000000000000000");
+        assert_eq!(book.real_id(sid, Some(uid)), "00000000000000000000");
+        assert_eq!(book.forgotten(), 0);
+    }
+
+    #[test]
+    fn other_ids_are_remembered_least_recently_used_first_and_counted_when_forgotten() {
+        let book = IdBook::with_capacity(3);
+        let ids = [
+            "a:1",
+            "a uuid 123e4567-e89b-12d3-a456-426614174000",
+            "short",
+        ];
+        let sids: Vec<Sid> = ids.iter().map(|id| book.remote(id).0).collect();
+        for (sid, id) in sids.iter().zip(ids) {
+            assert_eq!(book.real_id(*sid, Some(Uid::ZERO)), id);
+        }
+        // "a:1" was used least recently: addressing the others keeps them.
+        book.real_id(sids[1], None);
+        book.real_id(sids[2], None);
+        let (fourth, _) = book.remote("fourth!");
+        assert_eq!(book.forgotten(), 1);
+        assert_eq!(book.real_id(sids[0], None), sids[0].to_string());
+        assert_eq!(book.real_id(sids[1], None), ids[1]);
+        assert_eq!(book.real_id(fourth, None), "fourth!");
+    }
+
+    #[test]
+    fn a_server_id_that_carries_nothing_is_not_read_as_an_id() {
+        let book = IdBook::new();
+        let sid: Sid = "AbCdEfGhIjKlMnOp".parse().expect("a valid Sid");
+        for uid in [
+            "-A--------------",
+            "-Bxy------------",
+            "-Cxyz----------x",
+            "Abcdefghijklmnop",
+        ] {
+            let uid: Uid = uid.parse().expect("a valid Uid");
+            assert_eq!(book.real_id(sid, Some(uid)), sid.to_string(), "{uid}");
+        }
     }
 
     #[test]
     fn sender_exclusion_and_single_socket_targets_become_node_style_rooms() {
         let book = IdBook::new();
-        let node_sid = book.sid_for("loPT-NM8NeDNPth2AAAB");
-        let mut broadcast = BroadcastOptions::new(node_sid);
+        let (node_sid, node_uid) = book.remote("loPT-NM8NeDNPth2AAAB");
+        let local: Sid = "AbCdEfGhIjKlMnOp".parse().expect("a valid Sid");
+        let mut broadcast = BroadcastOptions::new(local);
         broadcast.add_flag(BroadcastFlags::Broadcast);
         assert_eq!(
             wire_opts(&broadcast, &book).except,
-            vec![Room::from("loPT-NM8NeDNPth2AAAB")]
+            vec![Room::from("AbCdEfGhIjKlMnOp")]
         );
-        let single = BroadcastOptions::new(node_sid);
+        let single = BroadcastOptions::new_remote(&socketioxide_core::adapter::RemoteSocketData {
+            id: node_sid,
+            server_id: node_uid,
+            ns: "/".into(),
+        });
         assert_eq!(
             wire_opts(&single, &book).rooms,
             vec![Room::from("loPT-NM8NeDNPth2AAAB")]

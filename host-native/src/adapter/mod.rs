@@ -43,7 +43,6 @@ use std::time::Duration;
 use crosscast_core::node::Outcome;
 use crosscast_core::{Node, Packet, Room};
 use futures_util::stream::{FusedStream, Select, Stream};
-use socketioxide_core::Uid;
 use socketioxide_core::adapter::errors::BroadcastError;
 use socketioxide_core::adapter::{
     AckStreamItem, BroadcastOptions, CoreAdapter, CoreLocalAdapter, DefinedAdapter,
@@ -186,9 +185,10 @@ impl<E: SocketEmitter> CrosscastAdapter<E> {
     }
 
     fn remote_socket(&self, id: &str) -> RemoteSocketData {
+        let (id, server_id) = self.cluster.inner.ids.remote(id);
         RemoteSocketData {
-            id: self.cluster.inner.ids.sid_for(id),
-            server_id: Uid::ZERO,
+            id,
+            server_id,
             ns: self.local.path().clone(),
         }
     }
@@ -436,15 +436,10 @@ impl<E: SocketEmitter> Stream for RemoteAcks<E> {
                     let Ok(encoded) = adapter.local.parser().encode_value(&value, None) else {
                         continue;
                     };
-                    // Remote acks carry no socket id: each gets a synthetic one.
-                    let n = self.next;
+                    // Remote acks carry no socket id: each gets a random one,
+                    // which nothing addresses (so nothing remembers it).
                     self.next += 1;
-                    let sid = adapter
-                        .cluster
-                        .inner
-                        .ids
-                        .sid_for(&format!("remote-ack-{n}"));
-                    return Poll::Ready(Some((sid, Ok(encoded))));
+                    return Poll::Ready(Some((socketioxide_core::Sid::new(), Ok(encoded))));
                 }
                 Poll::Ready(None) => {
                     self.done = true;

@@ -62,6 +62,8 @@ pub(crate) struct ClusterStats {
     pub(crate) publish_queue_bytes: u64,
     /// Bytes waiting in the namespaces' queues now.
     pub(crate) inbox_bytes: u64,
+    /// Remote socket ids forgotten to keep the id table bounded.
+    pub(crate) ids_forgotten: u64,
     /// Messages from other servers that could not be decoded.
     pub(crate) decode_errors: u64,
     /// Requests to other servers that got every expected answer, or every answer of the
@@ -241,6 +243,7 @@ impl Cluster {
                     driver: m.driver,
                     publish_queue_bytes: m.publish_queue_bytes,
                     inbox_bytes: m.inbox_bytes,
+                    ids_forgotten: m.ids_forgotten,
                     decode_errors: m.core.decode_errors,
                     requests_completed: m.core.requests_completed,
                     requests_timed_out: m.core.requests_timed_out,

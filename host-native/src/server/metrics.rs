@@ -239,6 +239,14 @@ pub(crate) fn render(snapshot: &Snapshot<'_>) -> String {
         ],
     );
     metric(
+        "crosscast_remote_ids_forgotten_total",
+        "counter",
+        "Ids of remote sockets (of a shape that does not fit in socketioxide's socket data, \
+         unlike Node's) forgotten to keep the id table at 100000 entries; an operation on a \
+         remote socket fetched before that reaches no socket.",
+        &[("", c.ids_forgotten)],
+    );
+    metric(
         "crosscast_queued_bytes",
         "gauge",
         "Bytes waiting now, by queue (cluster_publish: for Redis, in flight included, at most \

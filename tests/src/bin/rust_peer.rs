@@ -234,7 +234,7 @@ async fn on_connect(socket: SocketRef<A>) {
                 Ok(sockets) => {
                     let mut out = Vec::new();
                     for s in sockets {
-                        let id = c.socket_id(s.data().id);
+                        let id = c.socket_id(s.data());
                         let mut rooms: Vec<Value> = s
                             .rooms()
                             .await
@@ -370,7 +370,7 @@ async fn on_connect(socket: SocketRef<A>) {
                     Data((id, event)): Data<(String, String)>,
                     ack: AckSender<A>| {
             let answer = match io.fetch_sockets().await {
-                Ok(sockets) => match sockets.into_iter().find(|s| c.socket_id(s.data().id) == id) {
+                Ok(sockets) => match sockets.into_iter().find(|s| c.socket_id(s.data()) == id) {
                     Some(s) => Value::Bool(s.emit(&event, &"direct").await.is_ok()),
                     None => error("no such socket"),
                 },
@@ -386,7 +386,7 @@ async fn on_connect(socket: SocketRef<A>) {
                     Data((id, room)): Data<(String, String)>,
                     ack: AckSender<A>| {
             let answer = match io.fetch_sockets().await {
-                Ok(sockets) => match sockets.into_iter().find(|s| c.socket_id(s.data().id) == id) {
+                Ok(sockets) => match sockets.into_iter().find(|s| c.socket_id(s.data()) == id) {
                     Some(s) => Value::Bool(s.join(room).await.is_ok()),
                     None => error("no such socket"),
                 },
