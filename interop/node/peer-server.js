@@ -27,9 +27,12 @@
 //                                 {error: 'serverSideEmitWithAck timed out'} after --requests-timeout
 //   x:broadcast-ack ([opts], ack) io.timeout(opts.timeout).emitWithAck('ping') result
 //   x:join-all / x:leave-all (room[, ack])   io.socketsJoin / io.socketsLeave
-//   x:disconnect-room (room[, ack])          io.in(room).disconnectSockets(true)
+//   x:disconnect-room (room[, close][, ack]) io.in(room).disconnectSockets(close), close
+//                                            defaulting to true
 //   x:emit ({rooms, except, event, args}, ack) io.to(rooms).except(except).emit(event, ...args)
 // Failed requests answer {error: <message>} instead of the result.
+// Namespace "/other" (a second namespace on the same connection, for close semantics):
+//   ping (ack)                    ack("pong")
 // Server-side event (from other servers): stats (ack) -> ack({sockets: local count}).
 // A client's handshake `auth` object becomes its `socket.data`.
 "use strict";
@@ -248,9 +251,16 @@ function attachHandlers(io, config) {
       ack(true);
     });
     socket.on("x:disconnect-room", (...raw) => {
-      const [[room], ack] = splitAck(raw);
+      const [[room, close], ack] = splitAck(raw);
       ack(true);
-      io.in(String(room)).disconnectSockets(true);
+      io.in(String(room)).disconnectSockets(close !== false);
+    });
+  });
+
+  io.of("/other").on("connection", (socket) => {
+    socket.on("ping", (...raw) => {
+      const [, ack] = splitAck(raw);
+      ack("pong");
     });
   });
 }

@@ -5,12 +5,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use crosscast_core::channel::SubscriptionMode;
 use crosscast_core::node::{Outcome, Protocol, Stats, Subscription, Time, Transmit};
-use crosscast_core::{NodeConfig, Value};
+use crosscast_core::{BroadcastOpts, NodeConfig, Room, Value};
+use socketioxide_core::Sid;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -235,6 +236,8 @@ pub(crate) struct ClusterInner {
     start: Instant,
     routes: Mutex<HashMap<String, Inbox>>,
     namespaces: Mutex<HashMap<String, Inbox>>,
+    /// Each namespace's local sockets, for closing a connection in all of them.
+    locals: Mutex<HashMap<String, Weak<dyn LocalSockets>>>,
     uids: Mutex<HashMap<String, String>>,
     stats: Mutex<BTreeMap<String, Stats>>,
     server_side: ServerSideRoutes,
@@ -275,6 +278,7 @@ impl Cluster {
             start: Instant::now(),
             routes: Mutex::new(HashMap::new()),
             namespaces: Mutex::new(HashMap::new()),
+            locals: Mutex::new(HashMap::new()),
             uids: Mutex::new(HashMap::new()),
             stats: Mutex::new(BTreeMap::new()),
             server_side: ServerSideRoutes::default(),
@@ -439,6 +443,53 @@ impl Cluster {
         })
     }
 
+    /// Disconnects the sockets of namespace `nsp` in any of `rooms` (every
+    /// socket when empty) and in none of `except`, on every server: Node's
+    /// `io.of(nsp).in(rooms).except(except).disconnectSockets(close)`.
+    ///
+    /// With `close`, each socket's whole connection goes: on a Node server its
+    /// underlying connection is closed; on a crosscast server it is disconnected
+    /// from every namespace it joined on that connection (socketioxide gives an
+    /// adapter no way to close the transport itself; a Socket.IO client closes
+    /// it once no namespace is left). Without, only namespace `nsp`: what
+    /// socketioxide's own `disconnect()` does, and what the adapter publishes for
+    /// it.
+    pub async fn disconnect_sockets(
+        &self,
+        nsp: &str,
+        rooms: Vec<String>,
+        except: Vec<String>,
+        close: bool,
+    ) -> Result<(), Error> {
+        let ns = self.namespace(nsp)?;
+        let opts = BroadcastOpts {
+            rooms: rooms.into_iter().map(Room::Str).collect(),
+            except: except.into_iter().map(Room::Str).collect(),
+            ..BroadcastOpts::default()
+        };
+        // While Redis is down the other servers' part is dropped and counted, as
+        // for a broadcast; this server's sockets go regardless.
+        self.inner
+            .queue(
+                &ns,
+                Command::Disconnect {
+                    opts: opts.clone(),
+                    close,
+                },
+            )
+            .await?;
+        let local = lock(&self.inner.locals).get(nsp).and_then(Weak::upgrade);
+        if let Some(local) = local {
+            let sids = local.matching(&opts);
+            if close {
+                self.inner.close_connections(nsp, &sids);
+            } else {
+                local.disconnect(&sids);
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) async fn request(
         &self,
         nsp: &str,
@@ -568,6 +619,32 @@ impl ClusterInner {
 
     pub(crate) fn forget_namespace(&self, nsp: &str) {
         lock(&self.namespaces).remove(nsp);
+        lock(&self.locals).remove(nsp);
+    }
+
+    /// Makes namespace `nsp`'s local sockets reachable for [`ClusterInner::close_connections`].
+    pub(crate) fn register_local(&self, nsp: &str, local: Weak<dyn LocalSockets>) {
+        lock(&self.locals).insert(nsp.to_owned(), local);
+    }
+
+    /// Closes the connections of the local sockets `sids` of namespace `nsp`:
+    /// disconnects them from every namespace of this server (socketioxide gives
+    /// a connection's sockets the same id in every namespace), `nsp` last, so a
+    /// client has every other namespace's disconnection before `nsp`'s.
+    pub(crate) fn close_connections(&self, nsp: &str, sids: &[Sid]) {
+        if sids.is_empty() {
+            return;
+        }
+        let mut all: Vec<(String, Weak<dyn LocalSockets>)> = lock(&self.locals)
+            .iter()
+            .map(|(name, local)| (name.clone(), Weak::clone(local)))
+            .collect();
+        all.sort_by_key(|(name, _)| name == nsp);
+        for (_, local) in all {
+            if let Some(local) = local.upgrade() {
+                local.disconnect(sids);
+            }
+        }
     }
 
     /// Queues a message for publication; one that does not fit (in count or in
@@ -635,6 +712,14 @@ impl ClusterInner {
     pub(crate) fn deliver_server_side(&self, nsp: &str, event: ServerSideEvent) {
         self.server_side.deliver(nsp, event);
     }
+}
+
+/// What the cluster asks of a namespace's local sockets.
+pub(crate) trait LocalSockets: Send + Sync {
+    /// The local sockets matching `opts` (every socket when it names no room).
+    fn matching(&self, opts: &BroadcastOpts) -> Vec<Sid>;
+    /// Disconnects the sockets `sids` from this namespace, those that are in it.
+    fn disconnect(&self, sids: &[Sid]);
 }
 
 /// Where the server-side events of each namespace go: the application's

@@ -216,6 +216,8 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
         let _ = self.me.set(Arc::downgrade(&self));
         let nsp = self.nsp();
         let inner = Arc::clone(&self.cluster.inner);
+        let local: Weak<dyn cluster::LocalSockets> = Arc::downgrade(&self) as Weak<Self>;
+        inner.register_local(&nsp, local);
         let inbox = self.inbox.lock().unwrap_or_else(|e| e.into_inner()).take();
         let weak = Arc::downgrade(&self);
         let commands = self.commands.clone();
@@ -342,11 +344,15 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
         Ok(())
     }
 
+    /// socketioxide's `disconnect()` leaves the namespace only (the connection
+    /// stays), so the other servers are asked for the same: `close: false`, as
+    /// Node's `disconnectSockets()`. [`Cluster::disconnect_sockets`] closes
+    /// whole connections.
     async fn disconnect_socket(&self, opts: BroadcastOptions) -> Result<(), BroadcastError> {
         if !self.stays_local(&opts) {
             self.send(Command::Disconnect {
                 opts: wire_opts(&opts, &self.cluster.inner.ids),
-                close: true,
+                close: false,
             });
         }
         self.local
@@ -397,6 +403,18 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
 
     fn get_local(&self) -> &CoreLocalAdapter<E> {
         &self.local
+    }
+}
+
+impl<E: SocketEmitter> cluster::LocalSockets for CrosscastAdapter<E> {
+    fn matching(&self, opts: &crosscast_core::BroadcastOpts) -> Vec<socketioxide_core::Sid> {
+        self.local.sockets(convert::local_opts(opts))
+    }
+
+    fn disconnect(&self, sids: &[socketioxide_core::Sid]) {
+        for sid in sids {
+            let _ = self.local.disconnect_socket(BroadcastOptions::new(*sid));
+        }
     }
 }
 

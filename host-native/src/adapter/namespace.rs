@@ -550,8 +550,14 @@ impl<E: SocketEmitter> NamespaceTask<E> {
                 );
                 self.scan_rooms();
             }
-            Event::DisconnectSockets { opts, .. } => {
-                let _ = local.disconnect_socket(local_opts(&opts));
+            Event::DisconnectSockets { opts, close } => {
+                if close {
+                    // The whole connection: every namespace of this server.
+                    let sids = local.sockets(local_opts(&opts));
+                    self.cluster.close_connections(self.node.nsp(), &sids);
+                } else {
+                    let _ = local.disconnect_socket(local_opts(&opts));
+                }
             }
             other => tracing::debug!(?other, "event not applied"),
         }

@@ -8,7 +8,9 @@
 //! --key, --requests-timeout, --subscription-mode.
 //! Extra control events: `x:remote-emit` (socket id, event) emits to one socket
 //! found with fetch_sockets (a Node socket included) and `x:remote-join`
-//! (socket id, room) makes it join a room.
+//! (socket id, room) makes it join a room. `x:disconnect-room` (room[, close])
+//! is `Cluster::disconnect_sockets` (close defaults to true, as in peer-server.js).
+//! Namespace `/other` answers `ping` (ack) with `"pong"`.
 
 use std::time::Duration;
 
@@ -126,6 +128,15 @@ async fn main() {
         .build_layer();
     let _ = CLUSTER.set(cluster.clone());
     if let Err(e) = io.ns("/", on_connect).await {
+        eprintln!("rust-peer: {e}");
+        std::process::exit(1);
+    }
+    let other = io.ns("/other", async |socket: SocketRef<A>| {
+        socket.on("ping", async |ack: AckSender<A>| {
+            let _ = ack.send(&"pong");
+        });
+    });
+    if let Err(e) = other.await {
         eprintln!("rust-peer: {e}");
         std::process::exit(1);
     }
@@ -314,11 +325,14 @@ async fn on_connect(socket: SocketRef<A>) {
             let _ = ack.send(&true);
         },
     );
+    let c = cluster.clone();
     socket.on(
         "x:disconnect-room",
-        async |io: SocketIo<A>, Data(room): Data<String>, ack: AckSender<A>| {
+        async move |Data(RoomClose(room, close)): Data<RoomClose>, ack: AckSender<A>| {
             let _ = ack.send(&true);
-            let _ = io.within(room).disconnect().await;
+            let _ = c
+                .disconnect_sockets("/", vec![room], Vec::new(), close)
+                .await;
         },
     );
     socket.on(
@@ -395,6 +409,35 @@ async fn on_connect(socket: SocketRef<A>) {
             let _ = ack.send(&answer);
         },
     );
+}
+
+/// The arguments `(room[, close])` of `x:disconnect-room`, `close` defaulting to true.
+/// A tuple for socketioxide, which then hands over every argument, not only the first.
+#[derive(Debug)]
+struct RoomClose(String, bool);
+
+impl<'de> serde::Deserialize<'de> for RoomClose {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Args;
+        impl<'de> serde::de::Visitor<'de> for Args {
+            type Value = RoomClose;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("(room[, close])")
+            }
+            fn visit_seq<S: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: S,
+            ) -> Result<RoomClose, S::Error> {
+                let room: String = seq
+                    .next_element()?
+                    .ok_or_else(|| serde::de::Error::invalid_length(0, &self))?;
+                let close = seq.next_element::<bool>()?.unwrap_or(true);
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(RoomClose(room, close))
+            }
+        }
+        d.deserialize_tuple(2, Args)
+    }
 }
 
 fn opts_rooms_or_all(opts: &Value) -> Vec<String> {
