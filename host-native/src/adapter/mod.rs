@@ -17,10 +17,10 @@
 //!
 //! Every socketioxide operation that reaches an adapter works across the
 //! cluster: broadcasts (rooms, except, binary, volatile), broadcasts with acks,
-//! `fetch_sockets` (Node sockets included, under synthetic 16-character ids that
-//! address the real ones), remote join/leave/disconnect, `rooms()` and
-//! `server_count()`. Server-side events, which socketioxide lacks, are on
-//! [`Cluster`]. Sockets should join a room named after their own id on connect,
+//! `fetch_sockets` (Node sockets included: their ids are carried in the
+//! `RemoteSocketData`, see [`Cluster::socket_id`]), remote join/leave/disconnect,
+//! `rooms()` and `server_count()`. Server-side events and
+//! `disconnectSockets(close)`, which socketioxide lacks, are on [`Cluster`]. Sockets should join a room named after their own id on connect,
 //! as Node sockets do, so that other servers can address them.
 //!
 //! The adapter delivers its own server's part of every operation at once and
@@ -28,6 +28,10 @@
 //! is down, broadcasts still reach local sockets (the remote part is dropped and
 //! counted) and operations that need other servers' answers fail with
 //! [`Error::NotConnected`].
+//!
+//! Every queue on the way is bounded in count and in bytes ([`ClusterConfig`],
+//! and the driver's `event_capacity*`); what does not fit is dropped and counted
+//! by reason in [`Metrics`].
 
 mod cluster;
 mod convert;
