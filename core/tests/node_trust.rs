@@ -446,3 +446,17 @@ fn reserved_server_side_events_of_other_servers_never_reach_the_host() {
         assert_eq!(us.stats().refused_reserved_event, 1);
     }
 }
+
+#[test]
+fn undecodable_packets_on_a_sharded_room_channel_are_counted_too() {
+    let mut us = node("USUSUS", &Protocol::sharded());
+    us.handle_room_added(&crosscast_core::Room::from("lobby"));
+    drain_events(&mut us);
+    us.handle_message(
+        T0,
+        "socket.io#/#lobby#",
+        &sharded_broadcast_with(packet_value(vec![], None)),
+    );
+    assert_eq!(us.stats().decode_errors, 1, "{:?}", us.stats());
+    assert!(drain_events(&mut us).is_empty());
+}
