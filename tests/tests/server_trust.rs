@@ -123,7 +123,12 @@ fn redis_command(port: u16, args: &[&[u8]]) -> String {
 }
 
 fn map(entries: Vec<(&str, Value)>) -> Value {
-    Value::Map(entries.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    Value::Map(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    )
 }
 
 fn opts(rooms: &[&str]) -> Value {
@@ -168,8 +173,10 @@ fn hostile_messages(adapter: &str) -> Vec<(String, String, Vec<u8>)> {
     let mut out = Vec::new();
     if adapter == "classic" {
         for (what, packet) in undecodable_packets(Some("/")) {
-            for (channel, rooms) in [("socket.io#/#", vec![]), ("socket.io#/#lobby#", vec!["lobby"])]
-            {
+            for (channel, rooms) in [
+                ("socket.io#/#", vec![]),
+                ("socket.io#/#lobby#", vec!["lobby"]),
+            ] {
                 let bytes = msgpack::encode(&Value::Array(vec![
                     Value::from("EVIL01"),
                     packet.clone(),
@@ -208,7 +215,11 @@ fn hostile_messages(adapter: &str) -> Vec<(String, String, Vec<u8>)> {
                     ("type", Value::Int(3)),
                     ("data", map(data)),
                 ]);
-                out.push((what.to_owned(), channel.to_owned(), msgpack::encode(&message)));
+                out.push((
+                    what.to_owned(),
+                    channel.to_owned(),
+                    msgpack::encode(&message),
+                ));
             }
         }
     }
