@@ -460,3 +460,26 @@ fn undecodable_packets_on_a_sharded_room_channel_are_counted_too() {
     assert_eq!(us.stats().decode_errors, 1, "{:?}", us.stats());
     assert!(drain_events(&mut us).is_empty());
 }
+
+#[test]
+fn the_emitter_refuses_what_a_node_receiver_would_replay_or_could_not_decode() {
+    use crosscast_core::emitter::Emitter;
+    let emitter = Emitter::new("socket.io", "/");
+    for name in SERVER_SIDE_RESERVED_EVENTS {
+        assert!(emitter.server_side_emit(name, vec![]).is_err(), "{name}");
+    }
+    assert!(emitter.server_side_emit("stats", vec![]).is_ok());
+    assert_eq!(
+        emitter
+            .broadcast(&BroadcastOpts::all(), "deep", vec![nested(128)])
+            .map(drop),
+        Err(UsageError::TooDeep {
+            limit: Limits::MAX_VALUE_DEPTH
+        })
+    );
+    assert!(
+        emitter
+            .broadcast(&BroadcastOpts::all(), "deep", vec![nested(127)])
+            .is_ok()
+    );
+}
