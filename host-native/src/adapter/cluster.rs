@@ -16,9 +16,9 @@ use tokio::time::Instant;
 
 use super::convert::IdBook;
 use super::error::Error;
-use super::handshake::{SocketBook, SocketRecordLimits};
 use super::namespace::{Command, RequestKind};
 use super::server_side::{ServerSideAcks, ServerSideEvent};
+use super::socket_records::{SocketBook, SocketRecordLimits};
 use crate::driver::{Driver, DriverConfig, DriverEvent, DriverStats, PubSubKind};
 
 /// Which adapter protocol the cluster speaks; every server of a cluster must agree.

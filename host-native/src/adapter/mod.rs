@@ -41,6 +41,7 @@ mod error;
 mod handshake;
 mod namespace;
 mod server_side;
+mod socket_records;
 
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock, Weak};
@@ -61,10 +62,11 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use cluster::{Cluster, ClusterConfig, Metrics, Mode};
 pub use error::Error;
-pub use handshake::{
-    FIELD_MAX_DEPTH, Handshake, SocketRecordError, SocketRecordLimits, SocketRecordStats,
-};
+pub use handshake::Handshake;
 pub use server_side::{ServerSideAck, ServerSideAcks, ServerSideEvent};
+pub use socket_records::{
+    FIELD_MAX_DEPTH, SocketRecordError, SocketRecordLimits, SocketRecordStats,
+};
 
 use convert::wire_opts;
 use namespace::{Command, NamespaceTask, RequestKind, packet_data, sio_value};
@@ -217,7 +219,7 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
             inner.register_namespace(&nsp, node.uid(), commands.clone());
             inner
                 .sockets
-                .attach(&nsp, handshake::live_sockets(weak.clone()));
+                .attach(&nsp, socket_records::live_sockets(weak.clone()));
             let task = NamespaceTask::new(node, weak, inner, commands, inbox, scan_rooms);
             tokio::spawn(task.run());
             on_success();
