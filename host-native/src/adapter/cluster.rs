@@ -18,6 +18,7 @@ use super::convert::IdBook;
 use super::error::Error;
 use super::namespace::{Command, RequestKind};
 use super::server_side::{ServerSideAcks, ServerSideEvent};
+use super::socket_records::{SocketBook, SocketRecordLimits};
 use crate::driver::{Driver, DriverConfig, DriverEvent, DriverStats, PubSubKind};
 
 /// Which adapter protocol the cluster speaks; every server of a cluster must agree.
@@ -56,6 +57,8 @@ pub struct ClusterConfig {
     /// Messages waiting to be published, at most; past it broadcasts are
     /// dropped and counted. Default 65536.
     pub publish_queue: usize,
+    /// Bounds of the sockets' handshake and data records ([`Cluster::register_socket`]).
+    pub socket_records: SocketRecordLimits,
 }
 
 impl ClusterConfig {
@@ -88,6 +91,7 @@ impl ClusterConfig {
             heartbeat_interval_ms: 1000,
             heartbeat_timeout_ms: 3000,
             publish_queue: 65536,
+            socket_records: SocketRecordLimits::default(),
         }
     }
 }
@@ -133,6 +137,7 @@ pub(crate) struct ClusterInner {
     publish_dropped: AtomicU64,
     refused: AtomicU64,
     pub(crate) ids: IdBook,
+    pub(crate) sockets: SocketBook,
     uid_seed: std::collections::hash_map::RandomState,
     uid_counter: AtomicU64,
 }
@@ -158,6 +163,7 @@ impl Cluster {
         }
         let (driver, events) = Driver::connect(config.driver.clone()).await?;
         let (publisher, queue) = mpsc::channel(config.publish_queue.max(1));
+        let sockets = SocketBook::new(config.socket_records);
         let inner = Arc::new(ClusterInner {
             driver,
             config,
@@ -172,6 +178,7 @@ impl Cluster {
             publish_dropped: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             ids: IdBook::new(),
+            sockets,
             uid_seed: std::collections::hash_map::RandomState::new(),
             uid_counter: AtomicU64::new(0),
         });

@@ -18,14 +18,17 @@
 //! Server-side event from the other servers: `stats` (ack): `ack({sockets: <local count>})`.
 //!
 //! Every socket joins the room named after its own id on connect, as Node sockets do, so that
-//! Node servers can address it with `to(id)`.
+//! Node servers can address it with `to(id)`. Every socket is registered with the cluster on
+//! connect and forgotten on disconnect, so that other servers' `fetchSockets()` see its real
+//! handshake (headers, query, auth, address, time, issued, secure, xdomain, url); its
+//! `socket.data` is an empty object (the chat keeps none).
 
 use std::sync::Arc;
 
 use rmpv::Value as Msg;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Data, SocketRef};
+use socketioxide::extract::{AckSender, Data, SocketRef, TryData};
 use tracing::{debug, warn};
 
 use super::cluster::{Cluster, ServerEvent};
@@ -93,15 +96,25 @@ impl Chat {
 /// The connect handler of namespace `/` for any adapter.
 pub(crate) fn connect_handler<A: Adapter>(
     chat: Chat,
-) -> impl FnOnce(SocketRef<A>) -> std::future::Ready<()> + Clone + Send + Sync + 'static {
-    move |socket: SocketRef<A>| {
-        on_connect(socket, chat);
+) -> impl FnOnce(SocketRef<A>, TryData<crosscast_core::Value>) -> std::future::Ready<()>
++ Clone
++ Send
++ Sync
++ 'static {
+    move |socket: SocketRef<A>, TryData(auth): TryData<crosscast_core::Value>| {
+        // The client's auth payload, `{}` when it sent none or one we cannot read.
+        let auth = auth.unwrap_or_else(|_| crosscast_core::Value::Map(Vec::new()));
+        on_connect(socket, auth, chat);
         std::future::ready(())
     }
 }
 
-fn on_connect<A: Adapter>(socket: SocketRef<A>, chat: Chat) {
+fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, chat: Chat) {
     socket.join(socket.id);
+    // What other servers' fetchSockets() show of this socket; the chat keeps no socket.data.
+    let no_data = crosscast_core::Value::Map(Vec::new());
+    chat.cluster
+        .register_socket(socket.id, socket.req_parts(), auth, no_data);
     chat.metrics.socket_connected();
     debug!(sid = %socket.id, "socket connected");
 
@@ -198,6 +211,7 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, chat: Chat) {
 
     let c = chat;
     socket.on_disconnect(async move |socket: SocketRef<A>| {
+        c.cluster.forget_socket(socket.id);
         c.metrics.socket_disconnected();
         debug!(sid = %socket.id, "socket disconnected");
     });

@@ -204,6 +204,40 @@ impl Cluster {
         }
     }
 
+    /// Records what the other servers' `fetchSockets()` show of socket `sid` of the chat
+    /// namespace: the handshake of its HTTP request `parts` with the client's `auth`, and
+    /// `data`. A refused record (the bounds of [`adapter::SocketRecordLimits`]) is counted and
+    /// leaves the socket with an empty handshake. Nothing to keep without Redis.
+    pub(crate) fn register_socket(
+        &self,
+        sid: socketioxide::socket::Sid,
+        parts: &axum::http::request::Parts,
+        auth: Value,
+        data: Value,
+    ) {
+        if let Cluster::Redis(redis) = self {
+            let handshake = adapter::Handshake::from_request(parts, auth);
+            if let Err(e) = redis.handle.register_socket(NSP, sid, handshake, data) {
+                tracing::debug!(%sid, "socket record refused: {e}");
+            }
+        }
+    }
+
+    /// Forgets the record of a disconnected socket of the chat namespace.
+    pub(crate) fn forget_socket(&self, sid: socketioxide::socket::Sid) {
+        if let Cluster::Redis(redis) = self {
+            redis.handle.forget_socket(NSP, sid);
+        }
+    }
+
+    /// The socket records' gauges and counters (all zero without Redis).
+    pub(crate) fn socket_records(&self) -> adapter::SocketRecordStats {
+        match self {
+            Cluster::Local(_) => adapter::SocketRecordStats::default(),
+            Cluster::Redis(redis) => redis.handle.socket_records(),
+        }
+    }
+
     /// Whether the cluster's Redis connections are up; `None` when it uses no Redis.
     pub(crate) fn redis_connected(&self) -> Option<bool> {
         match self {

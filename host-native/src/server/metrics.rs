@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+use crate::adapter::SocketRecordStats;
 use crate::driver::DriverStats;
 
 use super::cluster::ClusterStats;
@@ -56,6 +57,8 @@ pub(crate) struct Snapshot<'a> {
     pub(crate) redis_up: Option<bool>,
     /// The counters of `--publish`.
     pub(crate) publish: &'a PublishStats,
+    /// The sockets' handshake records (what other servers' fetchSockets show).
+    pub(crate) records: SocketRecordStats,
 }
 
 /// Renders `snapshot` in the Prometheus text format (version 0.0.4).
@@ -195,6 +198,34 @@ pub(crate) fn render(snapshot: &Snapshot<'_>) -> String {
         "This server's own --publish messages that came back on a --bridge channel and were \
          not delivered a second time.",
         &[("", publish.echoes_skipped())],
+    );
+    let records = &snapshot.records;
+    metric(
+        "crosscast_socket_records",
+        "gauge",
+        "Sockets of this server whose handshake and data other servers' fetchSockets can \
+         read; each is freed when its socket disconnects.",
+        &[("", records.records)],
+    );
+    metric(
+        "crosscast_socket_record_bytes",
+        "gauge",
+        "Estimated bytes of the socket records.",
+        &[("", records.bytes)],
+    );
+    metric(
+        "crosscast_socket_records_dropped_total",
+        "counter",
+        "Socket records not kept whole, by reason (full: the records were at their bound; \
+         too_large: one record over its byte bound; too_deep: an auth, data or handshake \
+         field nested too deep, kept as an empty object; swept: the record of a socket that \
+         disconnected unnoticed).",
+        &[
+            ("{reason=\"full\"}", records.refused_full),
+            ("{reason=\"too_large\"}", records.refused_too_large),
+            ("{reason=\"too_deep\"}", records.emptied_too_deep),
+            ("{reason=\"swept\"}", records.swept),
+        ],
     );
     if let Some(up) = snapshot.redis_up {
         metric(

@@ -145,6 +145,8 @@ pub(crate) async fn run<A: Adapter>(
         .local_addr()
         .map_err(|e| ServeError(format!("cannot read the bound address: {e}")))?;
     let (stop_tx, mut stop_rx) = watch::channel(false);
+    // ConnectInfo gives each socket's handshake its client address.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = stop_rx.wait_for(|stop| *stop).await;
