@@ -483,3 +483,23 @@ fn the_emitter_refuses_what_a_node_receiver_would_replay_or_could_not_decode() {
             .is_ok()
     );
 }
+
+#[test]
+fn heartbeats_of_ever_new_uids_fill_the_member_table_only_to_its_bound() {
+    let mut config = NodeConfig::new("USUSUS", "/", Protocol::sharded());
+    config.limits.max_pending = 8;
+    let mut us = Node::new(config, T0).unwrap();
+    drain_events(&mut us);
+    for i in 0..100 {
+        // A peer with membership on announces itself when it starts.
+        let peer_config = NodeConfig::new(format!("PEER{i:04}"), "/", Protocol::sharded());
+        let mut peer = Node::new(peer_config, T0).unwrap();
+        deliver(&mut peer, &mut us, T0);
+    }
+    assert_eq!(us.peers().len(), 8);
+    assert_eq!(us.stats().dropped_table_full, 92);
+    // The tracked ones expire with their heartbeats; room is made for others.
+    us.handle_timeout(T0 + 10_000);
+    assert!(us.peers().is_empty());
+}
+
