@@ -471,6 +471,65 @@ mod tests {
         );
     }
 
+    fn limits(rate: u64, burst: u64) -> Arc<Limits> {
+        use clap::Parser as _;
+        let cli = super::super::cli::Cli::try_parse_from([
+            "crosscast",
+            "serve",
+            "--max-events-per-second",
+            &rate.to_string(),
+            "--events-burst",
+            &burst.to_string(),
+            "--max-requests-per-socket",
+            "2",
+            "--max-connections",
+            "2",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let super::super::cli::Command::Serve(config) = cli.command else {
+            panic!("not serve");
+        };
+        Arc::new(Limits::new(&config, Arc::new(Metrics::default())))
+    }
+
+    #[test]
+    fn a_flooding_socket_gets_its_burst_then_refusals_then_a_disconnect() {
+        let limits = limits(1, 3);
+        let socket = limits.socket();
+        let now = Instant::now();
+        let verdicts: Vec<Verdict> = (0..8).map(|_| socket.verdict(now)).collect();
+        use Verdict::*;
+        assert_eq!(
+            verdicts,
+            [
+                Handle, Handle, Handle, Refuse, Refuse, Refuse, Disconnect, Drop
+            ]
+        );
+        // Another socket has its own buckets.
+        assert_eq!(limits.socket().verdict(now), Handle);
+    }
+
+    #[test]
+    fn requests_in_flight_and_admissions_are_bounded_and_freed() {
+        let limits = limits(1, 1);
+        let socket = limits.socket();
+        let (a, b) = (socket.request(), socket.request());
+        assert!(a.is_some() && b.is_some());
+        assert!(socket.request().is_none());
+        drop(a);
+        assert!(socket.request().is_some());
+        assert_eq!(limits.metrics.refusals(Refusal::Requests), 1);
+
+        let first = limits.admit();
+        let second = limits.admit();
+        assert!(first.is_some() && second.is_some());
+        assert!(!limits.has_room_for_a_connection());
+        assert!(limits.admit().is_none());
+        drop(second);
+        assert!(limits.has_room_for_a_connection());
+        assert!(limits.admit().is_some());
+    }
+
     #[test]
     fn a_bucket_holds_its_burst_and_refills_at_its_rate() {
         let t0 = Instant::now();
