@@ -502,4 +502,3 @@ fn heartbeats_of_ever_new_uids_fill_the_member_table_only_to_its_bound() {
     us.handle_timeout(T0 + 10_000);
     assert!(us.peers().is_empty());
 }
-

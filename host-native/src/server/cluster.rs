@@ -17,7 +17,6 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crosscast_core::Value;
-use socketioxide::SocketIo;
 use tokio::sync::oneshot;
 
 use crate::adapter::{self, ClusterConfig, CrosscastAdapter};
@@ -302,7 +301,7 @@ fn error(e: adapter::Error) -> ClusterError {
 /// and serves until SIGTERM or SIGINT. With `--redis-url`, fails when Redis is unreachable.
 pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served, ServeError> {
     let Some(url) = config.redis_url.clone() else {
-        let (layer, io) = SocketIo::builder().build_layer();
+        let (layer, io) = serve::socket_io_builder(&config).build_layer();
         let cluster = Arc::new(Cluster::Local(Local::new(
             socketioxide_core::Uid::new().to_string(),
         )));
@@ -310,6 +309,7 @@ pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served
             Arc::clone(&cluster),
             shared.metrics.clone(),
             shared.publisher.clone(),
+            shared.limits.clone(),
         );
         io.ns(NSP, chat::connect_handler(chat.clone()));
         return serve::run(config, shared, io, layer, cluster, chat).await;
@@ -323,7 +323,7 @@ pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served
     let handle = adapter::Cluster::connect(cluster_config)
         .await
         .map_err(|e| ServeError(e.to_string()))?;
-    let (layer, io) = SocketIo::builder()
+    let (layer, io) = serve::socket_io_builder(&config)
         .with_adapter::<CrosscastAdapter<_>>(handle.clone())
         .build_layer();
     let cluster = Arc::new(Cluster::Redis(Redis { handle }));
@@ -331,6 +331,7 @@ pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served
         Arc::clone(&cluster),
         shared.metrics.clone(),
         shared.publisher.clone(),
+        shared.limits.clone(),
     );
     io.ns(NSP, chat::connect_handler(chat.clone()))
         .await
