@@ -4,6 +4,7 @@
 use crate::channel::ClassicChannels;
 use crate::classic::{ClassicBroadcast, ClassicRequest, EMITTER_UID, RequestBody, Target};
 use crate::error::UsageError;
+use crate::limits::Limits;
 use crate::options::BroadcastOpts;
 use crate::packet::Packet;
 use crate::room::Room;
@@ -60,6 +61,7 @@ impl Emitter {
             return Err(UsageError::InvalidArgument("reserved event name"));
         }
         let mut packet = Packet::event(event, args);
+        Limits::default().check_depth(&packet.data)?;
         packet.nsp = Some(self.nsp.clone());
         let message = ClassicBroadcast {
             uid: EMITTER_UID.to_owned(),
@@ -106,6 +108,9 @@ impl Emitter {
     }
 
     /// `serverSideEmit(event, ...args)`; acknowledgements are not possible.
+    /// Refuses the emitter's reserved names, as Node's emitter does, and every
+    /// name of [`crate::event_name::SERVER_SIDE_RESERVED_EVENTS`], which a Node
+    /// receiver would replay on its namespace (`connection` would crash it).
     pub fn server_side_emit(
         &self,
         event: &str,
@@ -116,6 +121,8 @@ impl Emitter {
         }
         let mut data = vec![Value::Str(event.to_owned())];
         data.extend(args);
+        crate::event_name::check_server_side(&data)?;
+        Limits::default().check_depth(&data)?;
         Ok(self.request(
             Some(EMITTER_UID.to_owned()),
             RequestBody::ServerSideEmit { data },

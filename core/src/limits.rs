@@ -23,7 +23,8 @@ pub struct Limits {
     /// Largest message accepted, in bytes. Default 64 MiB.
     pub max_message_bytes: usize,
     /// Most entries in each table that a peer's messages fill (pending
-    /// server-side acks, remote broadcast acks, open questions to the host);
+    /// server-side acks, remote broadcast acks, open questions to the host,
+    /// crosscast peers tracked by their heartbeats);
     /// past it the message is dropped and counted. Default 65,536.
     pub max_pending: usize,
     /// The longest time a peer's request may keep state alive in this node

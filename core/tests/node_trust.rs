@@ -446,3 +446,59 @@ fn reserved_server_side_events_of_other_servers_never_reach_the_host() {
         assert_eq!(us.stats().refused_reserved_event, 1);
     }
 }
+
+#[test]
+fn undecodable_packets_on_a_sharded_room_channel_are_counted_too() {
+    let mut us = node("USUSUS", &Protocol::sharded());
+    us.handle_room_added(&crosscast_core::Room::from("lobby"));
+    drain_events(&mut us);
+    us.handle_message(
+        T0,
+        "socket.io#/#lobby#",
+        &sharded_broadcast_with(packet_value(vec![], None)),
+    );
+    assert_eq!(us.stats().decode_errors, 1, "{:?}", us.stats());
+    assert!(drain_events(&mut us).is_empty());
+}
+
+#[test]
+fn the_emitter_refuses_what_a_node_receiver_would_replay_or_could_not_decode() {
+    use crosscast_core::emitter::Emitter;
+    let emitter = Emitter::new("socket.io", "/");
+    for name in SERVER_SIDE_RESERVED_EVENTS {
+        assert!(emitter.server_side_emit(name, vec![]).is_err(), "{name}");
+    }
+    assert!(emitter.server_side_emit("stats", vec![]).is_ok());
+    assert_eq!(
+        emitter
+            .broadcast(&BroadcastOpts::all(), "deep", vec![nested(128)])
+            .map(drop),
+        Err(UsageError::TooDeep {
+            limit: Limits::MAX_VALUE_DEPTH
+        })
+    );
+    assert!(
+        emitter
+            .broadcast(&BroadcastOpts::all(), "deep", vec![nested(127)])
+            .is_ok()
+    );
+}
+
+#[test]
+fn heartbeats_of_ever_new_uids_fill_the_member_table_only_to_its_bound() {
+    let mut config = NodeConfig::new("USUSUS", "/", Protocol::sharded());
+    config.limits.max_pending = 8;
+    let mut us = Node::new(config, T0).unwrap();
+    drain_events(&mut us);
+    for i in 0..100 {
+        // A peer with membership on announces itself when it starts.
+        let peer_config = NodeConfig::new(format!("PEER{i:04}"), "/", Protocol::sharded());
+        let mut peer = Node::new(peer_config, T0).unwrap();
+        deliver(&mut peer, &mut us, T0);
+    }
+    assert_eq!(us.peers().len(), 8);
+    assert_eq!(us.stats().dropped_table_full, 92);
+    // The tracked ones expire with their heartbeats; room is made for others.
+    us.handle_timeout(T0 + 10_000);
+    assert!(us.peers().is_empty());
+}

@@ -341,12 +341,25 @@ export class CrosscastAdapter extends Adapter {
     return localSockets.concat(done.sockets);
   }
 
+  /**
+   * The rooms of the whole cluster, socket-id rooms included, as a Set. Classic:
+   * the other servers' answers to a rooms request. Sharded, whose protocol has
+   * no rooms request: the rooms of every socket of the cluster (one
+   * fetchSockets), the answer the Rust host gives. Rejects on a timeout.
+   */
   async allRooms() {
     const rooms = new Set(this.rooms.keys());
-    const done = await this._request((t) => this.core.allRooms(t));
+    const everyone = { rooms: [], except: [], flags: {} };
+    const done = await this._request((t) =>
+      this.sharded ? this.core.fetchSockets(t, everyone) : this.core.allRooms(t),
+    );
     if (done.outcome === "cancelled") throw closedError();
     if (done.timedOut) throw timeoutError("allRooms");
-    for (const room of done.rooms) rooms.add(room);
+    if (this.sharded) {
+      for (const socket of done.sockets) for (const room of socket.rooms) rooms.add(room);
+    } else {
+      for (const room of done.rooms) rooms.add(room);
+    }
     return rooms;
   }
 

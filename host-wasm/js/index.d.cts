@@ -138,6 +138,10 @@ export declare class CrosscastAdapter extends Adapter {
   readonly requestsTimeout: number;
   readonly pubClient: any;
   readonly subClient: any;
+  /**
+   * The rooms of the whole cluster, socket-id rooms included. Sharded: the rooms
+   * of every socket of the cluster (one fetchSockets request). Rejects on a timeout.
+   */
   allRooms(): Promise<Set<AdapterRoom>>;
   serverCount(): Promise<number>;
   close(): Promise<void>;

@@ -310,8 +310,25 @@ pub fn to_single_room(js: &JsValue) -> Result<Room, BindingError> {
     to_room(js)
 }
 
+/// Deepest nesting of one handshake field or of `socket.data` in a
+/// fetchSockets answer. The answer's envelope adds five or six levels above
+/// them (response, sockets, socket, handshake), so a field this deep stays
+/// well within the depth every crosscast server decodes; a deeper one would
+/// make the whole answer undecodable for them.
+pub const SOCKET_FIELD_MAX_DEPTH: usize = 32;
+
+/// The handshake fields that are objects: one the cluster cannot carry is
+/// answered as an empty object, as socket.io builds them when absent.
+const OBJECT_FIELDS: [&str; 3] = ["headers", "query", "auth"];
+
 /// Reads sockets as `fetchSockets` answers them: an iterable of
 /// `{id, handshake?, rooms?, data?}`; `rooms` is an iterable of rooms.
+///
+/// One socket's fields cannot spoil the answer: a handshake field that does
+/// not convert, or is nested deeper than [`SOCKET_FIELD_MAX_DEPTH`], becomes
+/// an empty object (`headers`, `query`, `auth`) or is left out (the others);
+/// such a `data` becomes an empty object. A socket without a string id, or
+/// with rooms that are not rooms, is an error.
 pub fn to_socket_infos(js: &JsValue) -> Result<Vec<SocketInfo>, BindingError> {
     Array::from(js)
         .iter()
@@ -322,14 +339,56 @@ pub fn to_socket_infos(js: &JsValue) -> Result<Vec<SocketInfo>, BindingError> {
             let id = get("id").as_string().ok_or_else(|| {
                 BindingError::new("INVALID_ARGUMENT", "a socket needs a string id")
             })?;
+            let data = get("data");
             Ok(SocketInfo {
                 id,
-                handshake: to_optional_value(&get("handshake"))?,
+                handshake: to_handshake(&get("handshake")),
                 rooms: to_rooms(&get("rooms"))?,
-                data: to_optional_value(&get("data"))?,
+                data: (!data.is_undefined())
+                    .then(|| carried(&data).unwrap_or_else(|| Value::Map(Vec::new()))),
             })
         })
         .collect()
+}
+
+/// A socket's handshake, field by field (see [`to_socket_infos`]); `None`
+/// when it is absent or not an object.
+fn to_handshake(js: &JsValue) -> Option<Value> {
+    if !js.is_object() || js.is_function() {
+        return None;
+    }
+    let object: &Object = js.unchecked_ref();
+    let mut entries = Vec::new();
+    for key in Object::keys(object).iter() {
+        let Some(name) = key.as_string() else {
+            continue;
+        };
+        let field = Reflect::get(js, &key).unwrap_or(JsValue::UNDEFINED);
+        match carried(&field) {
+            Some(value) => entries.push((name, value)),
+            None if OBJECT_FIELDS.contains(&name.as_str()) => {
+                entries.push((name, Value::Map(Vec::new())));
+            }
+            None => {}
+        }
+    }
+    Some(Value::Map(entries))
+}
+
+/// `js` converted, when it converts and is nested at most
+/// [`SOCKET_FIELD_MAX_DEPTH`] deep.
+fn carried(js: &JsValue) -> Option<Value> {
+    let value = to_optional_value(js).ok()??;
+    (depth(&value) <= SOCKET_FIELD_MAX_DEPTH).then_some(value)
+}
+
+/// How many arrays and maps are nested in `value` (0 for a scalar).
+fn depth(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        Value::Map(entries) => 1 + entries.iter().map(|(_, v)| depth(v)).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 /// Writes a socket of a fetchSockets answer as `{id, handshake, rooms, data}`

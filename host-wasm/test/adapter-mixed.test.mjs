@@ -156,10 +156,8 @@ for (const protocol of ["classic", "sharded"]) {
             const rooms = await within(o().adapter().allRooms(), "allRooms");
             assert.ok(rooms.has(`on-${from}`));
             assert.ok(rooms.has(co().id));
-            if (protocol === "classic") {
-              assert.ok(rooms.has(`on-${to}`), "remote room");
-              assert.ok(rooms.has(ct().id), "remote socket room");
-            }
+            assert.ok(rooms.has(`on-${to}`), "remote room");
+            assert.ok(rooms.has(ct().id), "remote socket room");
           });
         }
 

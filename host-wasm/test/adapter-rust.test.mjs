@@ -130,6 +130,16 @@ for (const protocol of ["classic", "sharded"]) {
       assert.deepEqual(await ask(ctx.rustClient, "who"), { sockets: 2, servers: 2 });
     });
 
+    test("allRooms on the Node.js server is the Rust server's rooms(): both servers' rooms", async () => {
+      assert.equal(await ask(ctx.rustClient, "join", "room-rust"), true);
+      ctx.node.io.in(ctx.nodeClient.id).socketsJoin("room-node");
+      const expected = [ctx.rustClient.id, "room-rust", ctx.nodeClient.id, "on-node", "room-node"].sort();
+      const fromNode = await within(ctx.node.adapter().allRooms(), "allRooms");
+      assert.deepEqual([...fromNode].sort(), expected);
+      const fromRust = await ask(ctx.rustClient, "x:rooms");
+      assert.deepEqual([...fromRust].sort(), expected, "the Rust host gives the same answer");
+    });
+
     test("server-side events with acks both ways", async () => {
       assert.deepEqual(await within(ctx.node.io.serverSideEmitWithAck("stats"), "stats"), [{ sockets: 1 }]);
       assert.deepEqual(await ask(ctx.rustClient, "x:sse", "from-rust", [7]), ["node got 7"]);

@@ -85,3 +85,31 @@ test("a remote broadcast becomes a broadcast event with binary as Uint8Array", (
   assert.deepEqual(e.opts, { rooms: ["a"], except: ["b"], flags: { volatile: true } });
   assert.equal(core.stats().received, 1);
 });
+
+test("a fetchSockets answer carries each socket's handshake field by field", () => {
+  const core = new NodeCore({ uid: "abc123", nsp: "/", heartbeatInterval: 0 }, 0);
+  events(core);
+  const request = JSON.stringify({ type: 5, uid: "zzz999", requestId: "r1", opts: { rooms: [], except: [] } });
+  core.handleMessage(1, "socket.io-request#/#", Buffer.from(request));
+  const [question] = events(core);
+  assert.equal(question.type, "localSockets");
+  let deep = { leaf: 1 };
+  for (let i = 0; i < 40; i++) deep = { d: deep };
+  const handshake = (auth) => ({ headers: { "x-a": "1" }, time: "t", address: "::1", issued: 5, url: "/socket.io/?EIO=4", query: { q: "1" }, auth });
+  core.answerLocalSockets(2, question.id, [
+    { id: "ok", handshake: handshake({ token: "t" }), rooms: ["ok"], data: { n: 1 } },
+    { id: "deep", handshake: handshake(deep), rooms: ["deep"], data: deep },
+    { id: "fn", handshake: { ...handshake({}), headers: () => {} }, rooms: ["fn"], data: Symbol("s") },
+  ]);
+  const reply = core.pollTransmit();
+  assert.equal(reply.channel, "socket.io-response#/#");
+  const { sockets } = JSON.parse(Buffer.from(reply.payload).toString());
+  assert.deepEqual(sockets.map((s) => s.id), ["ok", "deep", "fn"]);
+  assert.deepEqual(sockets[0].handshake.auth, { token: "t" });
+  assert.deepEqual(sockets[0].data, { n: 1 });
+  assert.deepEqual(sockets[1].handshake, { ...handshake({}), auth: {} }, "only the deep auth is left out");
+  assert.deepEqual(sockets[1].data, {});
+  assert.deepEqual(sockets[2].handshake.headers, {});
+  assert.equal(sockets[2].handshake.address, "::1");
+  assert.deepEqual(sockets[2].data, {});
+});

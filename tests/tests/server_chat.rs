@@ -107,7 +107,39 @@ fn who_counts_sockets_and_servers() {
 
 #[test]
 fn server_side_emit_on_a_single_node_has_no_answers() {
-    let server = Server::start(&[]);
+    let server = Server::start(&["--client-sse", "stats"]);
     let mut alice = Client::connect(&server.url());
     assert_eq!(alice.request("x:sse", json!(["stats", []])), json!([]));
+}
+
+/// The `error` text of an ack `{error}`; panics on anything else.
+fn error_of(ack: &serde_json::Value) -> String {
+    ack["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected {{error}}, got {ack}"))
+        .to_owned()
+}
+
+#[test]
+fn x_sse_is_off_without_an_allowlist() {
+    let server = Server::start(&[]);
+    let mut alice = Client::connect(&server.url());
+    let refused = error_of(&alice.request("x:sse", json!(["stats", []])));
+    assert!(refused.contains("--client-sse"), "{refused}");
+}
+
+#[test]
+fn x_sse_sends_only_the_events_of_the_allowlist() {
+    let server = Server::start_with_env(&[], &[("CROSSCAST_CLIENT_SSE", "stats,hello")]);
+    let mut alice = Client::connect(&server.url());
+    assert_eq!(alice.request("x:sse", json!(["hello", [1]])), json!([]));
+    for event in ["other", "connection", "new_namespace"] {
+        let refused = error_of(&alice.request("x:sse", json!([event, []])));
+        assert!(refused.contains(event), "{refused}");
+    }
+    let metrics = server.get("/metrics").1;
+    assert!(
+        metrics.contains("crosscast_client_refused_total{reason=\"sse\"} 3"),
+        "{metrics}"
+    );
 }

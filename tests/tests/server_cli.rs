@@ -5,7 +5,7 @@
 mod server_support;
 
 use crosscast_tests::redis_server::{RedisServer, free_port};
-use server_support::{Client, Server, assert_one_line_error, eventually, run};
+use server_support::{Client, ENV_VARS, Server, assert_one_line_error, eventually, run};
 
 #[test]
 fn every_command_has_help() {
@@ -24,8 +24,23 @@ fn every_command_has_help() {
         "--key",
         "--requests-timeout",
         "--bridge",
-        "[env: PORT=]",
-        "[env: CROSSCAST_ADAPTER=]",
+        "--client-sse",
+        "--max-connections",
+        "--max-payload",
+        "--max-events-per-second",
+        "--events-burst",
+        "--max-requests-per-socket",
+        "--max-rooms-per-socket",
+        "[env: CROSSCAST_HOST]",
+        "[env: PORT]",
+        "[env: CROSSCAST_ADAPTER]",
+        "[env: CROSSCAST_CLIENT_SSE]",
+        "[env: CROSSCAST_MAX_CONNECTIONS]",
+        "[env: CROSSCAST_MAX_PAYLOAD]",
+        "[env: CROSSCAST_MAX_EVENTS_PER_SECOND]",
+        "[env: CROSSCAST_EVENTS_BURST]",
+        "[env: CROSSCAST_MAX_REQUESTS_PER_SOCKET]",
+        "[env: CROSSCAST_MAX_ROOMS_PER_SOCKET]",
     ] {
         assert!(serve.contains(flag), "serve --help lacks {flag}: {serve}");
     }
@@ -42,12 +57,112 @@ fn every_command_has_help() {
     }
 }
 
+#[test]
+fn help_never_shows_environment_values() {
+    // A value for every variable, each one recognisable; REDIS_URL with a password.
+    let values: Vec<(String, String)> = ENV_VARS
+        .iter()
+        .map(|var| (var.to_string(), format!("secret-of-{var}")))
+        .chain([(
+            "REDIS_URL".to_owned(),
+            "redis://:hunter2-password@127.0.0.1:1".to_owned(),
+        )])
+        .collect();
+    let env: Vec<(&str, &str)> = values
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    for args in [&["--help"][..], &["serve", "--help"], &["emit", "--help"]] {
+        let out = run(args, &env);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{args:?}: {:?}", out.status);
+        assert!(stdout.contains("Usage: crosscast"), "{args:?}: {stdout}");
+        for secret in ["hunter2", "secret-of-"] {
+            assert!(
+                !stdout.contains(secret),
+                "{args:?} --help shows an environment value ({secret}): {stdout}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_address_comes_from_crosscast_host_not_host() {
+    // HOST is a name many environments set for other reasons: crosscast ignores it.
+    let port = free_port();
+    let server = Server::start_with_env(
+        &[],
+        &[
+            ("HOST", "no-such-host.invalid"),
+            ("PORT", &port.to_string()),
+        ],
+    );
+    assert_eq!(server.addr(), format!("127.0.0.1:{port}"));
+    drop(server);
+
+    let out = run(
+        &["serve", "--port", "0"],
+        &[("CROSSCAST_HOST", "no-such-host.invalid")],
+    );
+    let line = assert_one_line_error(&out);
+    assert!(line.contains("no-such-host.invalid"), "{line}");
+}
+
+#[test]
+fn the_limit_flags_are_accepted() {
+    let server = Server::start(&[
+        "--client-sse",
+        "stats,hello",
+        "--client-sse",
+        "other",
+        "--max-connections",
+        "5",
+        "--max-payload",
+        "4096",
+        "--max-events-per-second",
+        "10",
+        "--events-burst",
+        "20",
+        "--max-requests-per-socket",
+        "2",
+        "--max-rooms-per-socket",
+        "7",
+    ]);
+    let mut alice = Client::connect(&server.url());
+    assert_eq!(
+        alice.request("x:sse", serde_json::json!(["other", []])),
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn reserved_names_cannot_be_on_the_client_sse_allowlist() {
+    for name in [
+        "connect",
+        "connection",
+        "new_namespace",
+        "disconnect",
+        "disconnecting",
+        "newListener",
+        "removeListener",
+        "error",
+    ] {
+        let out = run(&["serve", "--port", "0", "--client-sse", name], &[]);
+        let line = assert_one_line_error(&out);
+        assert_eq!(out.status.code(), Some(2), "{name}: {line}");
+        assert!(
+            line.contains(&format!("{name:?} is a reserved event name")),
+            "{name}: {line}"
+        );
+    }
+}
+
 /// Arguments, environment, and a word the error must mention.
 type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
 
 #[test]
 fn invalid_input_is_one_line_and_exit_2() {
-    let cases: [Case<'_>; 8] = [
+    let cases: [Case<'_>; 17] = [
         (&["serve", "--bogus"], &[], "--bogus"),
         (&["serve", "--port", "70000"], &[], "--port"),
         (&["serve", "--adapter", "fancy"], &[], "fancy"),
@@ -59,6 +174,35 @@ fn invalid_input_is_one_line_and_exit_2() {
         (&["serve", "--bridge", "no-colon"], &[], "CHANNEL:EVENT"),
         (&["serve"], &[("PORT", "not-a-port")], "not-a-port"),
         (&["emit", "hello"], &[], "--redis-url"),
+        (&["serve", "--client-sse", "connection"], &[], "reserved"),
+        (&["serve", "--client-sse", ""], &[], "--client-sse"),
+        (
+            &["serve"],
+            &[("CROSSCAST_CLIENT_SSE", "stats,new_namespace")],
+            "new_namespace",
+        ),
+        (
+            &["serve", "--max-connections", "0"],
+            &[],
+            "--max-connections",
+        ),
+        (&["serve", "--max-payload", "10"], &[], "--max-payload"),
+        (
+            &["serve"],
+            &[("CROSSCAST_MAX_EVENTS_PER_SECOND", "fast")],
+            "fast",
+        ),
+        (&["serve", "--events-burst", "lots"], &[], "--events-burst"),
+        (
+            &["serve", "--max-requests-per-socket", "0"],
+            &[],
+            "--max-requests-per-socket",
+        ),
+        (
+            &["serve"],
+            &[("CROSSCAST_MAX_ROOMS_PER_SOCKET", "0")],
+            "--max-rooms-per-socket",
+        ),
         (&[], &[], "command"),
     ];
     for (args, env, mentions) in cases {
@@ -114,7 +258,10 @@ fn host_and_port_come_from_flags_or_environment() {
     drop(server);
 
     let port = free_port();
-    let server = Server::start_with_env(&[], &[("HOST", "127.0.0.1"), ("PORT", &port.to_string())]);
+    let server = Server::start_with_env(
+        &[],
+        &[("CROSSCAST_HOST", "127.0.0.1"), ("PORT", &port.to_string())],
+    );
     assert_eq!(server.addr(), format!("127.0.0.1:{port}"));
     let (status, body) = server.get("/healthz");
     assert_eq!(status, 200, "{body}");

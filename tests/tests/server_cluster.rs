@@ -14,8 +14,16 @@ use server_support::{Client, NodePeer, Server, eventually};
 /// cluster of two servers.
 fn pair(redis: &RedisServer, adapter: &str) -> (Server, Server, Client, Client) {
     let url = redis.url();
-    let a = Server::start(&["--redis-url", &url, "--adapter", adapter]);
-    let b = Server::start(&["--redis-url", &url, "--adapter", adapter]);
+    let args = [
+        "--redis-url",
+        &url,
+        "--adapter",
+        adapter,
+        "--client-sse",
+        "stats",
+    ];
+    let a = Server::start(&args);
+    let b = Server::start(&args);
     let mut alice = Client::connect(&a.url());
     let mut bob = Client::connect(&b.url());
     for client in [&mut alice, &mut bob] {
@@ -156,7 +164,7 @@ fn stats_server_side_event_is_answered_by_the_other_servers() {
 fn mixed_cluster_with_the_node_peer_server() {
     let redis = RedisServer::start();
     let url = redis.url();
-    let rust = Server::start(&["--redis-url", &url]);
+    let rust = Server::start(&["--redis-url", &url, "--client-sse", "stats"]);
     let node = NodePeer::start(&["--redis-url", &url]);
     let mut on_rust = Client::connect(&rust.url());
     let mut on_node = Client::connect(node.url());

@@ -114,6 +114,20 @@ fn metrics_count_sockets_and_messages() {
         assert!(text.contains(name), "/metrics lacks {name}: {text}");
     }
     assert_eq!(sample(&text, "crosscast_connected_sockets"), 0);
+    for reason in [
+        "connections",
+        "payload",
+        "packet",
+        "rate",
+        "flood",
+        "requests",
+        "room",
+        "rooms",
+        "sse",
+    ] {
+        let name = format!("crosscast_client_refused_total{{reason=\"{reason}\"}}");
+        assert_eq!(sample(&text, &name), 0, "{name}");
+    }
 
     let mut alice = Client::connect(&server.url());
     let _bob = Client::connect(&server.url());

@@ -26,6 +26,16 @@ impl Members {
         }
     }
 
+    /// Whether `uid` is a live member.
+    pub(crate) fn contains(&self, uid: &str) -> bool {
+        self.last_seen.contains_key(uid)
+    }
+
+    /// How many members there are.
+    pub(crate) fn len(&self) -> usize {
+        self.last_seen.len()
+    }
+
     /// Removes `uid`; `true` if it was a member.
     pub(crate) fn remove(&mut self, uid: &str) -> bool {
         self.last_seen.remove(uid).is_some()

@@ -1229,6 +1229,11 @@ impl Node {
         }
         match body {
             ShardedBody::InitialHeartbeat | ShardedBody::Heartbeat => {
+                // A new peer beyond the bound is not tracked (counted); known
+                // peers keep their place.
+                if !self.members.contains(&uid) && self.table_full(self.members.len()) {
+                    return;
+                }
                 if self.members.heartbeat(&uid, now) {
                     self.events.push_back(Event::PeerUp { uid });
                     if matches!(body, ShardedBody::InitialHeartbeat) {

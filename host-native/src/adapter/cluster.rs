@@ -19,6 +19,7 @@ use super::convert::IdBook;
 use super::error::Error;
 use super::namespace::{Command, Inbox, InboxDrop, RequestKind};
 use super::server_side::{ServerSideAcks, ServerSideEvent};
+use super::socket_records::{SocketBook, SocketRecordLimits};
 use crate::driver::budget::{ByteBudget, Charge};
 use crate::driver::{Driver, DriverConfig, DriverError, DriverEvent, DriverStats, PubSubKind};
 
@@ -73,6 +74,8 @@ pub struct ClusterConfig {
     /// driver's own bounded queue drops past its bounds). Default 16 MiB
     /// ([`DEFAULT_INBOX_QUEUE_BYTES`]).
     pub inbox_queue_bytes: usize,
+    /// Bounds of the sockets' handshake and data records ([`Cluster::register_socket`]).
+    pub socket_records: SocketRecordLimits,
 }
 
 /// The default of [`ClusterConfig::publish_queue_bytes`]: 64 MiB. Node's adapter
@@ -118,6 +121,7 @@ impl ClusterConfig {
             publish_queue_bytes: DEFAULT_PUBLISH_QUEUE_BYTES,
             inbox_queue: 4096,
             inbox_queue_bytes: DEFAULT_INBOX_QUEUE_BYTES,
+            socket_records: SocketRecordLimits::default(),
         }
     }
 }
@@ -246,6 +250,7 @@ pub(crate) struct ClusterInner {
     counters: Counters,
     refused: AtomicU64,
     pub(crate) ids: IdBook,
+    pub(crate) sockets: SocketBook,
     uid_seed: std::collections::hash_map::RandomState,
     uid_counter: AtomicU64,
 }
@@ -272,6 +277,7 @@ impl Cluster {
         let (driver, events) = Driver::connect(config.driver.clone()).await?;
         let (publisher, queue) = mpsc::channel(config.publish_queue.max(1));
         let config_publish_bytes = config.publish_queue_bytes;
+        let sockets = SocketBook::new(config.socket_records);
         let inner = Arc::new(ClusterInner {
             driver,
             config,
@@ -287,6 +293,7 @@ impl Cluster {
             counters: Counters::default(),
             refused: AtomicU64::new(0),
             ids: IdBook::new(),
+            sockets,
             uid_seed: std::collections::hash_map::RandomState::new(),
             uid_counter: AtomicU64::new(0),
         });

@@ -23,6 +23,12 @@
 //! `disconnectSockets(close)`, which socketioxide lacks, are on [`Cluster`]. Sockets should join a room named after their own id on connect,
 //! as Node sockets do, so that other servers can address them.
 //!
+//! socketioxide gives an adapter neither a socket's handshake nor its data: for
+//! other servers' `fetchSockets()` to see them (`socket.handshake.auth`,
+//! `.query`, `.headers`, `.address`, `socket.data`), register each socket in
+//! its connect handler with [`Cluster::register_socket`] and forget it on
+//! disconnect with [`Cluster::forget_socket`] (see [`Handshake`]).
+//!
 //! The adapter delivers its own server's part of every operation at once and
 //! hands the rest to the namespace's core node, which publishes it; while Redis
 //! is down, broadcasts still reach local sockets (the remote part is dropped and
@@ -36,8 +42,10 @@
 mod cluster;
 mod convert;
 mod error;
+mod handshake;
 mod namespace;
 mod server_side;
+mod socket_records;
 
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock, Weak};
@@ -60,7 +68,11 @@ pub use cluster::{
     Metrics, Mode, PublishDrops,
 };
 pub use error::Error;
+pub use handshake::Handshake;
 pub use server_side::{ServerSideAck, ServerSideAcks, ServerSideEvent};
+pub use socket_records::{
+    FIELD_MAX_DEPTH, SocketRecordError, SocketRecordLimits, SocketRecordStats,
+};
 
 use convert::wire_opts;
 use namespace::{Command, Inbox, NamespaceTask, RequestKind, packet_data, sio_value};
@@ -240,6 +252,9 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
             let node = Node::new(config, inner.now()).map_err(|e| Error::Encode(e.to_string()))?;
             tracing::info!(nsp = %nsp, uid = node.uid(), "cluster adapter ready");
             inner.register_namespace(&nsp, node.uid(), commands.clone());
+            inner
+                .sockets
+                .attach(&nsp, socket_records::live_sockets(weak.clone()));
             let task = NamespaceTask::new(node, weak, inner, commands, inbox, scan_rooms);
             tokio::spawn(task.run());
             on_success();
@@ -248,6 +263,7 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
     }
 
     async fn close(&self) -> Result<(), Error> {
+        self.cluster.inner.sockets.detach(&self.nsp());
         let (done, wait) = oneshot::channel();
         if self.commands.tx.send(Command::Close { done }).await.is_ok() {
             let _ = tokio::time::timeout(Duration::from_secs(2), wait).await;

@@ -584,7 +584,7 @@ impl<E: SocketEmitter> NamespaceTask<E> {
                 let sockets = self
                     .adapter
                     .upgrade()
-                    .map(|a| local_socket_infos(&a, &opts, now.as_millis()))
+                    .map(|a| local_socket_infos(&a, &opts))
                     .unwrap_or_default();
                 let _ = self.node.answer_local_sockets(now, id, sockets);
             }
@@ -634,15 +634,14 @@ impl<E: SocketEmitter> NamespaceTask<E> {
     }
 }
 
-/// The local sockets matching `opts`, as a fetchSockets answer. socketioxide
-/// does not give an adapter the handshake or `socket.data`, so the handshake
-/// carries what is known (the time of the answer) and `data` is left out.
+/// The local sockets matching `opts`, as a fetchSockets answer, each with the
+/// handshake and data the app registered for it (see `handshake`).
 fn local_socket_infos<E: SocketEmitter>(
     adapter: &CrosscastAdapter<E>,
     opts: &BroadcastOpts,
-    now_ms: u64,
 ) -> Vec<SocketInfo> {
     let local = adapter.get_local();
+    let nsp = adapter.nsp();
     let sids: Vec<Sid> = local.sockets(local_opts(opts));
     sids.into_iter()
         .map(|sid| {
@@ -654,21 +653,12 @@ fn local_socket_infos<E: SocketEmitter>(
             rooms.insert(sid.to_string());
             let mut rooms: Vec<String> = rooms.into_iter().collect();
             rooms.sort();
+            let (handshake, data) = adapter.cluster.inner.sockets.answer(&nsp, sid);
             SocketInfo {
                 id: sid.to_string(),
-                handshake: Some(Value::map([
-                    ("headers", Value::Map(Vec::new())),
-                    ("time", Value::from(String::new())),
-                    ("address", Value::from("")),
-                    ("xdomain", Value::Bool(false)),
-                    ("secure", Value::Bool(false)),
-                    ("issued", Value::from(now_ms)),
-                    ("url", Value::from("/socket.io/")),
-                    ("query", Value::Map(Vec::new())),
-                    ("auth", Value::Map(Vec::new())),
-                ])),
+                handshake: Some(handshake),
                 rooms: rooms.into_iter().map(Room::Str).collect(),
-                data: None,
+                data: Some(data),
             }
         })
         .collect()

@@ -4,13 +4,20 @@
 //! Client events:
 //! - `chat message` (value): `chat message` with the value to every client of the cluster,
 //!   the sender included.
-//! - `join` (room, ack) / `leave` (room, ack): the socket joins / leaves `room`; `ack(true)`.
+//! - `join` (room, ack) / `leave` (room, ack): the socket joins / leaves `room`; `ack(true)`;
+//!   `ack(false)` when the room is not a string or a number; `ack({error})` for a room no
+//!   client may join (see `limits::room_refusal`: a socket id, a reserved or too long name)
+//!   and for a join over `--max-rooms-per-socket`.
 //! - `room message` ({room, msg}): `chat message` with `msg` to every client of the cluster in
 //!   `room`.
 //! - `who` (ack): `ack({sockets, servers})`: the sockets of the whole cluster
 //!   (`fetch_sockets`) and the server count; `ack({error})` when a request fails.
-//! - `x:sse` (event, args, ack): a server-side emit with acknowledgements to the other servers;
-//!   `ack([answers...])` or `ack({error})`.
+//! - `x:sse` (event, args, ack): a server-side emit with acknowledgements to the other servers
+//!   of an event on the `--client-sse` allowlist; `ack([answers...])` or `ack({error})`. Off
+//!   without the flag: a browser does not drive server-to-server events.
+//!
+//! Every event is behind the socket's limits (`limits`): over the event rate it gets
+//! `ack({error})`; `who` and `x:sse` over the requests in flight too.
 //!
 //! With `--publish CHANNEL:EVENT`, each client event named EVENT (one of these or any other)
 //! is also PUBLISHed on CHANNEL (see `publish`).
@@ -18,18 +25,24 @@
 //! Server-side event from the other servers: `stats` (ack): `ack({sockets: <local count>})`.
 //!
 //! Every socket joins the room named after its own id on connect, as Node sockets do, so that
-//! Node servers can address it with `to(id)`.
+//! Node servers can address it with `to(id)`. Every socket is registered with the cluster on
+//! connect and forgotten on disconnect, so that other servers' `fetchSockets()` see its real
+//! handshake (headers, query, auth, address, time, issued, secure, xdomain, url); its
+//! `socket.data` is an empty object (the chat keeps none).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rmpv::Value as Msg;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Data, SocketRef};
+use socketioxide::extract::{AckSender, Data, SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::socket::{DisconnectReason, Sid};
 use tracing::{debug, warn};
 
 use super::cluster::{Cluster, ServerEvent};
-use super::metrics::Metrics;
+use super::limits::{self, Limits, SocketLimits, guarded};
+use super::metrics::{Metrics, Refusal};
 use super::publish::{Publisher, Route};
 use super::value;
 
@@ -39,6 +52,7 @@ pub(crate) struct Chat {
     cluster: Arc<Cluster>,
     metrics: Arc<Metrics>,
     publisher: Arc<Publisher>,
+    limits: Arc<Limits>,
 }
 
 /// The client events the chat handles itself.
@@ -52,16 +66,19 @@ const CHAT_EVENTS: [&str; 6] = [
 ];
 
 impl Chat {
-    /// The app on `cluster`, counting in `metrics`, publishing with `publisher`.
+    /// The app on `cluster`, counting in `metrics`, publishing with `publisher`, within
+    /// `limits`.
     pub(crate) fn new(
         cluster: Arc<Cluster>,
         metrics: Arc<Metrics>,
         publisher: Arc<Publisher>,
+        limits: Arc<Limits>,
     ) -> Self {
         Self {
             cluster,
             metrics,
             publisher,
+            limits,
         }
     }
 
@@ -90,25 +107,62 @@ impl Chat {
     }
 }
 
-/// The connect handler of namespace `/` for any adapter.
+/// The connect handler of namespace `/` for any adapter, behind the connection limit.
 pub(crate) fn connect_handler<A: Adapter>(
     chat: Chat,
-) -> impl FnOnce(SocketRef<A>) -> std::future::Ready<()> + Clone + Send + Sync + 'static {
-    move |socket: SocketRef<A>| {
-        on_connect(socket, chat);
+) -> impl ConnectHandler<A, (SocketRef<A>, TryData<crosscast_core::Value>)> {
+    let limits = Arc::clone(&chat.limits);
+    let handler = move |socket: SocketRef<A>, TryData(auth): TryData<crosscast_core::Value>| {
+        // The client's auth payload, `{}` when it sent none or one we cannot read.
+        let auth = auth.unwrap_or_else(|_| crosscast_core::Value::Map(Vec::new()));
+        on_connect(socket, auth, chat);
         std::future::ready(())
-    }
+    };
+    // The check before the connection (the client gets connect_error with the reason);
+    // `on_connect` admits, so two connections racing past this check cannot both stay.
+    handler.with(move |_socket: SocketRef<A>| {
+        let admitted = limits.has_room_for_a_connection();
+        if !admitted {
+            limits.refused(Refusal::Connections);
+        }
+        let max = limits.max_connections;
+        std::future::ready(if admitted {
+            Ok(())
+        } else {
+            Err(format!(
+                "too many connections (this server holds at most {max})"
+            ))
+        })
+    })
 }
 
-fn on_connect<A: Adapter>(socket: SocketRef<A>, chat: Chat) {
+fn error(text: impl std::fmt::Display) -> serde_json::Value {
+    serde_json::json!({ "error": text.to_string() })
+}
+
+fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, chat: Chat) {
+    let Some(admission) = chat.limits.admit() else {
+        chat.limits.refused(Refusal::Connections);
+        debug!(sid = %socket.id, "over --max-connections: disconnected");
+        let _ = socket.disconnect();
+        return;
+    };
+    // Freed by the disconnect handler (or with the socket, should that never run).
+    let admission = Arc::new(Mutex::new(Some(admission)));
     socket.join(socket.id);
+    // What other servers' fetchSockets() show of this socket; the chat keeps no socket.data.
+    let no_data = crosscast_core::Value::Map(Vec::new());
+    chat.cluster
+        .register_socket(socket.id, socket.req_parts(), auth, no_data);
     chat.metrics.socket_connected();
     debug!(sid = %socket.id, "socket connected");
+    let limits = chat.limits.socket();
+    let g = &limits;
 
     let c = chat.clone();
     socket.on(
         "chat message",
-        async move |io: SocketIo<A>, Data(msg): Data<Msg>| {
+        guarded(g, async move |io: SocketIo<A>, Data(msg): Data<Msg>| {
             c.metrics.chat_message();
             let sent = match c.publisher.publish("chat message", &msg, true) {
                 Route::Adapter => io.emit("chat message", &msg).await,
@@ -117,33 +171,85 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, chat: Chat) {
             if let Err(e) = sent {
                 warn!("chat message broadcast failed: {e}");
             }
-        },
+        }),
     );
 
     let c = chat.clone();
+    let l = Arc::clone(g);
     socket.on(
         "join",
-        async move |socket: SocketRef<A>, Data(room): Data<Msg>, ack: AckSender<A>| {
-            c.publisher.publish("join", &room, false);
-            let joined = room_name(&room).map(|room| socket.join(room)).is_some();
-            let _ = ack.send(&joined);
-        },
+        guarded(
+            g,
+            async move |socket: SocketRef<A>,
+                        io: SocketIo<A>,
+                        Data(room): Data<Msg>,
+                        ack: AckSender<A>| {
+                c.publisher.publish("join", &room, false);
+                let Some(room) = room_name(&room) else {
+                    let _ = ack.send(&false);
+                    return;
+                };
+                let answer = match limits::room_refusal(&room, |r| is_local_socket(&io, r)) {
+                    Some(refusal) => {
+                        c.limits.refused(Refusal::Room);
+                        debug!(sid = %socket.id, room, "join refused: {refusal}");
+                        error(refusal)
+                    }
+                    None => {
+                        let own = socket.id.to_string();
+                        let rooms_now = || {
+                            socket
+                                .rooms()
+                                .into_iter()
+                                .map(|r| r.to_string())
+                                .filter(|r| *r != own)
+                                .collect()
+                        };
+                        match l.join_bounded(&room, rooms_now, || socket.join(room.clone())) {
+                            Ok(()) => serde_json::Value::Bool(true),
+                            Err(refusal) => error(refusal),
+                        }
+                    }
+                };
+                let _ = ack.send(&answer);
+            },
+        ),
     );
 
     let c = chat.clone();
     socket.on(
         "leave",
-        async move |socket: SocketRef<A>, Data(room): Data<Msg>, ack: AckSender<A>| {
-            c.publisher.publish("leave", &room, false);
-            let left = room_name(&room).map(|room| socket.leave(room)).is_some();
-            let _ = ack.send(&left);
-        },
+        guarded(
+            g,
+            async move |socket: SocketRef<A>,
+                        io: SocketIo<A>,
+                        Data(room): Data<Msg>,
+                        ack: AckSender<A>| {
+                c.publisher.publish("leave", &room, false);
+                let Some(room) = room_name(&room) else {
+                    let _ = ack.send(&false);
+                    return;
+                };
+                // Rooms no client may join cannot be left either: a socket keeps its id room.
+                let answer = match limits::room_refusal(&room, |r| is_local_socket(&io, r)) {
+                    Some(refusal) => {
+                        c.limits.refused(Refusal::Room);
+                        error(refusal)
+                    }
+                    None => {
+                        socket.leave(room);
+                        serde_json::Value::Bool(true)
+                    }
+                };
+                let _ = ack.send(&answer);
+            },
+        ),
     );
 
     let c = chat.clone();
     socket.on(
         "room message",
-        async move |io: SocketIo<A>, Data(body): Data<Msg>| {
+        guarded(g, async move |io: SocketIo<A>, Data(body): Data<Msg>| {
             c.publisher.publish("room message", &body, false);
             let room = field(&body, "room")
                 .and_then(Msg::as_str)
@@ -157,31 +263,60 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, chat: Chat) {
             if let Err(e) = io.to(room).emit("chat message", &msg).await {
                 warn!("room message broadcast failed: {e}");
             }
-        },
+        }),
     );
 
     let c = chat.clone();
-    socket.on("who", async move |io: SocketIo<A>, ack: AckSender<A>| {
-        c.publisher.publish("who", &Msg::Nil, false);
-        let answer = match who(&io, &c.cluster).await {
-            Ok((sockets, servers)) => serde_json::json!({ "sockets": sockets, "servers": servers }),
-            Err(error) => serde_json::json!({ "error": error }),
-        };
-        let _ = ack.send(&answer);
-    });
+    let l = Arc::clone(g);
+    socket.on(
+        "who",
+        guarded(g, async move |io: SocketIo<A>, ack: AckSender<A>| {
+            c.publisher.publish("who", &Msg::Nil, false);
+            let Some(_permit) = l.request() else {
+                let _ = ack.send(&too_many_requests(&l));
+                return;
+            };
+            let answer = match who(&io, &c.cluster).await {
+                Ok((sockets, servers)) => {
+                    serde_json::json!({ "sockets": sockets, "servers": servers })
+                }
+                Err(e) => error(e),
+            };
+            let _ = ack.send(&answer);
+        }),
+    );
 
     let c = chat.clone();
+    let l = Arc::clone(g);
     socket.on(
         "x:sse",
-        async move |Data(data): Data<Msg>, ack: AckSender<A>| {
+        guarded(g, async move |Data(data): Data<Msg>, ack: AckSender<A>| {
             c.publisher.publish("x:sse", &data, false);
             let (event, args) = sse_request(data);
+            if !c.limits.client_may_send(&event) {
+                c.limits.refused(Refusal::Sse);
+                let text = if c.limits.client_sse.is_empty() {
+                    "x:sse is off: this server lets no client send server-side events \
+                     (see crosscast serve --client-sse)"
+                        .to_owned()
+                } else {
+                    format!(
+                        "x:sse refused: {event:?} is not one of this server's --client-sse events"
+                    )
+                };
+                let _ = ack.send(&error(text));
+                return;
+            }
+            let Some(_permit) = l.request() else {
+                let _ = ack.send(&too_many_requests(&l));
+                return;
+            };
             let answer = match c.cluster.server_side_emit_with_ack(&event, args).await {
                 Ok(answers) => Msg::Array(answers.iter().map(value::to_msg).collect()),
                 Err(e) => Msg::Map(vec![("error".into(), e.to_string().into())]),
             };
             let _ = ack.send(&answer);
-        },
+        }),
     );
 
     // The events that are only published.
@@ -191,16 +326,46 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, chat: Chat) {
         }
         let c = chat.clone();
         let name = event.clone();
-        socket.on(event, async move |Data(data): Data<Msg>| {
-            c.publisher.publish(&name, &data, false);
-        });
+        socket.on(
+            event,
+            guarded(g, async move |Data(data): Data<Msg>| {
+                c.publisher.publish(&name, &data, false);
+            }),
+        );
     }
+    // Every other event takes from the bucket too: a flood of unknown events is one.
+    socket.on_fallback(guarded(g, async || {}));
 
     let c = chat;
-    socket.on_disconnect(async move |socket: SocketRef<A>| {
-        c.metrics.socket_disconnected();
-        debug!(sid = %socket.id, "socket disconnected");
-    });
+    socket.on_disconnect(
+        async move |socket: SocketRef<A>, reason: DisconnectReason| {
+            admission
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if reason == DisconnectReason::PacketParsingError {
+                c.limits.refused(Refusal::Packet);
+            }
+            c.cluster.forget_socket(socket.id);
+            c.metrics.socket_disconnected();
+            debug!(sid = %socket.id, %reason, "socket disconnected");
+        },
+    );
+}
+
+/// Whether `room` is the id of a socket of this server.
+fn is_local_socket<A: Adapter>(io: &SocketIo<A>, room: &str) -> bool {
+    room.parse::<Sid>()
+        .ok()
+        .and_then(|sid| io.get_socket(sid))
+        .is_some()
+}
+
+fn too_many_requests(limits: &SocketLimits) -> serde_json::Value {
+    error(format!(
+        "too many requests in flight: a socket has at most {} cluster requests at a time",
+        limits.limits().max_requests
+    ))
 }
 
 /// `{sockets, servers}` of the whole cluster.

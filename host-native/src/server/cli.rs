@@ -1,5 +1,8 @@
 //! The command line of `crosscast`: `serve` and `emit`, each flag also read from an
 //! environment variable. Other tools depend on these names: do not rename them.
+//!
+//! `--help` names the environment variables but never shows their values (a `REDIS_URL` may
+//! carry a password): every env-backed argument has `hide_env_values`.
 
 use std::time::Duration;
 
@@ -88,31 +91,68 @@ fn parse_publish(text: &str) -> Result<Publish, String> {
     })
 }
 
+/// The server-side event names Socket.IO gives a meaning to: Node's `serverSideEmit` refuses
+/// `connect`, `connection` and `new_namespace`, because a Node server replays a received
+/// server-side event on its namespace, where these (and the event emitter's own names, and
+/// `error`, which throws without a listener) would fake a connection or crash the peer.
+/// The server-side event names a client may never trigger (the core's list).
+pub use crosscast_core::event_name::SERVER_SIDE_RESERVED_EVENTS as RESERVED_SERVER_EVENTS;
+
+fn parse_client_sse(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Err("an empty event name".into());
+    }
+    if RESERVED_SERVER_EVENTS.contains(&text) {
+        return Err(format!(
+            "{text:?} is a reserved event name (reserved: {})",
+            RESERVED_SERVER_EVENTS.join(", ")
+        ));
+    }
+    Ok(text.to_owned())
+}
+
 /// Options of `crosscast serve`.
 #[derive(Clone, Debug, Args)]
 pub struct ServeConfig {
     /// Address to listen on.
-    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    #[arg(
+        long,
+        env = "CROSSCAST_HOST",
+        default_value = "127.0.0.1",
+        hide_env_values = true
+    )]
     pub host: String,
     /// Port to listen on (0 picks a free port; the start line names it).
-    #[arg(long, env = "PORT", default_value_t = 3000)]
+    #[arg(long, env = "PORT", default_value_t = 3000, hide_env_values = true)]
     pub port: u16,
     /// Redis of the cluster (redis://, rediss://). Without it the server is a single node on
     /// the in-memory adapter.
-    #[arg(long, env = "REDIS_URL")]
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
     /// Wire protocol of the cluster.
-    #[arg(long, env = "CROSSCAST_ADAPTER", value_enum, default_value_t = AdapterKind::Classic)]
+    #[arg(
+        long,
+        env = "CROSSCAST_ADAPTER",
+        value_enum,
+        default_value_t = AdapterKind::Classic,
+        hide_env_values = true
+    )]
     pub adapter: AdapterKind,
     /// Channel prefix of the cluster (Node's `key` / `channelPrefix`).
-    #[arg(long, env = "CROSSCAST_KEY", default_value = "socket.io")]
+    #[arg(
+        long,
+        env = "CROSSCAST_KEY",
+        default_value = "socket.io",
+        hide_env_values = true
+    )]
     pub key: String,
     /// How long a request to the other servers waits for their answers, in milliseconds.
     #[arg(
         long,
         env = "CROSSCAST_REQUESTS_TIMEOUT",
         default_value_t = 5000,
-        value_parser = clap::value_parser!(u64).range(1..=3_600_000)
+        value_parser = clap::value_parser!(u64).range(1..=3_600_000),
+        hide_env_values = true
     )]
     pub requests_timeout: u64,
     /// Emit whatever is PUBLISHed on the Redis channel CHANNEL as the event EVENT to the local
@@ -172,9 +212,84 @@ pub struct ServeConfig {
         long,
         env = "CROSSCAST_PUBLISH_MAX_BYTES",
         default_value_t = 1_048_576,
-        value_parser = clap::value_parser!(u64).range(1..=536_870_912)
+        value_parser = clap::value_parser!(u64).range(1..=536_870_912),
+        hide_env_values = true
     )]
     pub publish_max_bytes: u64,
+    /// Let clients send the server-side event EVENT to the other servers of the cluster with
+    /// the chat's `x:sse` (repeatable, comma-separated in the environment). Without it `x:sse`
+    /// is refused: a browser does not drive server-to-server events. Names Socket.IO
+    /// reserves (connect, connection, new_namespace, disconnect, disconnecting, newListener,
+    /// removeListener, error) are refused here.
+    #[arg(
+        long = "client-sse",
+        env = "CROSSCAST_CLIENT_SSE",
+        value_name = "EVENT",
+        value_parser = parse_client_sse,
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub client_sse: Vec<String>,
+    /// The most Socket.IO connections this server holds; one more is refused at connect
+    /// (connect_error "too many connections").
+    #[arg(
+        long,
+        env = "CROSSCAST_MAX_CONNECTIONS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000),
+        hide_env_values = true
+    )]
+    pub max_connections: u64,
+    /// The largest message a client may send, in bytes: one WebSocket message, one HTTP
+    /// long-polling request body, and the binary attachments of one packet together. A larger
+    /// one closes the connection (polling: 413), as Node's maxHttpBufferSize does.
+    #[arg(
+        long,
+        env = "CROSSCAST_MAX_PAYLOAD",
+        default_value_t = 1_000_000,
+        value_parser = clap::value_parser!(u64).range(256..=67_108_864),
+        hide_env_values = true
+    )]
+    pub max_payload: u64,
+    /// Client events per second one socket may send on average (a token bucket that holds
+    /// --events-burst). An event over it is refused with an {error} ack; a socket that keeps
+    /// going (more than twice the rate for as long as the burst lasts) is disconnected.
+    #[arg(
+        long,
+        env = "CROSSCAST_MAX_EVENTS_PER_SECOND",
+        default_value_t = 100,
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000),
+        hide_env_values = true
+    )]
+    pub max_events_per_second: u64,
+    /// Client events one socket may send at once before --max-events-per-second applies.
+    #[arg(
+        long,
+        env = "CROSSCAST_EVENTS_BURST",
+        default_value_t = 200,
+        value_parser = clap::value_parser!(u64).range(1..=1_000_000),
+        hide_env_values = true
+    )]
+    pub events_burst: u64,
+    /// Cluster-wide requests (`who`, `x:sse`) one socket may have in flight; one more is
+    /// answered with an {error} ack.
+    #[arg(
+        long,
+        env = "CROSSCAST_MAX_REQUESTS_PER_SOCKET",
+        default_value_t = 4,
+        value_parser = clap::value_parser!(u64).range(1..=1024),
+        hide_env_values = true
+    )]
+    pub max_requests_per_socket: u64,
+    /// Rooms one socket may join (its own id room not counted); one more is refused.
+    #[arg(
+        long,
+        env = "CROSSCAST_MAX_ROOMS_PER_SOCKET",
+        default_value_t = 100,
+        value_parser = clap::value_parser!(u64).range(1..=100_000),
+        hide_env_values = true
+    )]
+    pub max_rooms_per_socket: u64,
 }
 
 impl ServeConfig {
@@ -188,10 +303,15 @@ impl ServeConfig {
 #[derive(Clone, Debug, Args)]
 pub struct EmitArgs {
     /// Redis of the cluster.
-    #[arg(long, env = "REDIS_URL")]
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: String,
     /// Channel prefix of the cluster (Node's `key`).
-    #[arg(long, env = "CROSSCAST_KEY", default_value = "socket.io")]
+    #[arg(
+        long,
+        env = "CROSSCAST_KEY",
+        default_value = "socket.io",
+        hide_env_values = true
+    )]
     pub key: String,
     /// Namespace.
     #[arg(long, default_value = "/")]

@@ -17,7 +17,6 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crosscast_core::Value;
-use socketioxide::SocketIo;
 use tokio::sync::oneshot;
 
 use crate::adapter::{self, ClusterConfig, CrosscastAdapter};
@@ -220,6 +219,40 @@ impl Cluster {
         }
     }
 
+    /// Records what the other servers' `fetchSockets()` show of socket `sid` of the chat
+    /// namespace: the handshake of its HTTP request `parts` with the client's `auth`, and
+    /// `data`. A refused record (the bounds of [`adapter::SocketRecordLimits`]) is counted and
+    /// leaves the socket with an empty handshake. Nothing to keep without Redis.
+    pub(crate) fn register_socket(
+        &self,
+        sid: socketioxide::socket::Sid,
+        parts: &axum::http::request::Parts,
+        auth: Value,
+        data: Value,
+    ) {
+        if let Cluster::Redis(redis) = self {
+            let handshake = adapter::Handshake::from_request(parts, auth);
+            if let Err(e) = redis.handle.register_socket(NSP, sid, handshake, data) {
+                tracing::debug!(%sid, "socket record refused: {e}");
+            }
+        }
+    }
+
+    /// Forgets the record of a disconnected socket of the chat namespace.
+    pub(crate) fn forget_socket(&self, sid: socketioxide::socket::Sid) {
+        if let Cluster::Redis(redis) = self {
+            redis.handle.forget_socket(NSP, sid);
+        }
+    }
+
+    /// The socket records' gauges and counters (all zero without Redis).
+    pub(crate) fn socket_records(&self) -> adapter::SocketRecordStats {
+        match self {
+            Cluster::Local(_) => adapter::SocketRecordStats::default(),
+            Cluster::Redis(redis) => redis.handle.socket_records(),
+        }
+    }
+
     /// Whether the cluster's Redis connections are up; `None` when it uses no Redis.
     pub(crate) fn redis_connected(&self) -> Option<bool> {
         match self {
@@ -290,7 +323,7 @@ fn error(e: adapter::Error) -> ClusterError {
 /// and serves until SIGTERM or SIGINT. With `--redis-url`, fails when Redis is unreachable.
 pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served, ServeError> {
     let Some(url) = config.redis_url.clone() else {
-        let (layer, io) = SocketIo::builder().build_layer();
+        let (layer, io) = serve::socket_io_builder(&config).build_layer();
         let cluster = Arc::new(Cluster::Local(Local::new(
             socketioxide_core::Uid::new().to_string(),
         )));
@@ -298,6 +331,7 @@ pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served
             Arc::clone(&cluster),
             shared.metrics.clone(),
             shared.publisher.clone(),
+            shared.limits.clone(),
         );
         io.ns(NSP, chat::connect_handler(chat.clone()));
         return serve::run(config, shared, io, layer, cluster, chat).await;
@@ -315,7 +349,7 @@ pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served
     let handle = adapter::Cluster::connect(cluster_config)
         .await
         .map_err(|e| ServeError(e.to_string()))?;
-    let (layer, io) = SocketIo::builder()
+    let (layer, io) = serve::socket_io_builder(&config)
         .with_adapter::<CrosscastAdapter<_>>(handle.clone())
         .build_layer();
     let cluster = Arc::new(Cluster::Redis(Redis { handle }));
@@ -323,6 +357,7 @@ pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served
         Arc::clone(&cluster),
         shared.metrics.clone(),
         shared.publisher.clone(),
+        shared.limits.clone(),
     );
     io.ns(NSP, chat::connect_handler(chat.clone()))
         .await

@@ -92,6 +92,7 @@ async fn metrics_text(State(status): State<Status>) -> Response {
         bridge: status.redis.as_ref().map(Driver::stats),
         redis_up: status.redis_up(),
         publish: status.publisher.stats(),
+        records: status.cluster.socket_records(),
     });
     (
         [(

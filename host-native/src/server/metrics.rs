@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
+use crate::adapter::SocketRecordStats;
 use crate::driver::DriverStats;
 
 use super::cluster::ClusterStats;
@@ -14,6 +15,69 @@ pub(crate) struct Metrics {
     connected: AtomicI64,
     chat_messages: AtomicU64,
     bridge_messages: AtomicU64,
+    refused: [AtomicU64; Refusal::ALL.len()],
+}
+
+/// Why the server refused something a client did (`crosscast_client_refused_total{reason}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub(crate) enum Refusal {
+    /// A connection over --max-connections.
+    Connections,
+    /// A message over --max-payload (the connection is closed).
+    Payload,
+    /// A packet Socket.IO could not parse, or whose binary attachments together exceed
+    /// --max-payload (the connection is closed).
+    Packet,
+    /// An event over --max-events-per-second.
+    Rate,
+    /// A socket disconnected because it kept sending over the rate.
+    Flood,
+    /// A cluster request over --max-requests-per-socket.
+    Requests,
+    /// A `join` of a room no client may join (an id room, a reserved or too long name).
+    Room,
+    /// A `join` over --max-rooms-per-socket.
+    Rooms,
+    /// An `x:sse` of an event that is not on the --client-sse allowlist.
+    Sse,
+}
+
+impl Refusal {
+    /// Every reason, in the order `/metrics` lists them.
+    pub(crate) const ALL: [Refusal; 9] = [
+        Refusal::Connections,
+        Refusal::Payload,
+        Refusal::Packet,
+        Refusal::Rate,
+        Refusal::Flood,
+        Refusal::Requests,
+        Refusal::Room,
+        Refusal::Rooms,
+        Refusal::Sse,
+    ];
+
+    /// The `reason` label.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Refusal::Connections => "connections",
+            Refusal::Payload => "payload",
+            Refusal::Packet => "packet",
+            Refusal::Rate => "rate",
+            Refusal::Flood => "flood",
+            Refusal::Requests => "requests",
+            Refusal::Room => "room",
+            Refusal::Rooms => "rooms",
+            Refusal::Sse => "sse",
+        }
+    }
+
+    fn index(self) -> usize {
+        Refusal::ALL
+            .iter()
+            .position(|r| *r == self)
+            .unwrap_or_default()
+    }
 }
 
 impl Metrics {
@@ -37,6 +101,21 @@ impl Metrics {
         self.bridge_messages.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The server refused something a client did, for `reason`.
+    pub(crate) fn refused(&self, reason: Refusal) {
+        self.refused[reason.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many refusals for `reason` so far (for `payload`, with the WebSocket messages
+    /// engineioxide refused, which only the process-wide tracing watch sees).
+    pub(crate) fn refusals(&self, reason: Refusal) -> u64 {
+        let own = self.refused[reason.index()].load(Ordering::Relaxed);
+        match reason {
+            Refusal::Payload => own + super::limits::websocket_payload_refusals(),
+            _ => own,
+        }
+    }
+
     /// Sockets connected to this server now.
     pub(crate) fn connected(&self) -> i64 {
         self.connected.load(Ordering::Relaxed)
@@ -56,6 +135,8 @@ pub(crate) struct Snapshot<'a> {
     pub(crate) redis_up: Option<bool>,
     /// The counters of `--publish`.
     pub(crate) publish: &'a PublishStats,
+    /// The sockets' handshake records (what other servers' fetchSockets show).
+    pub(crate) records: SocketRecordStats,
 }
 
 /// Renders `snapshot` in the Prometheus text format (version 0.0.4).
@@ -286,6 +367,51 @@ pub(crate) fn render(snapshot: &Snapshot<'_>) -> String {
         "This server's own --publish messages that came back on a --bridge channel and were \
          not delivered a second time.",
         &[("", publish.echoes_skipped())],
+    );
+    let records = &snapshot.records;
+    metric(
+        "crosscast_socket_records",
+        "gauge",
+        "Sockets of this server whose handshake and data other servers' fetchSockets can \
+         read; each is freed when its socket disconnects.",
+        &[("", records.records)],
+    );
+    metric(
+        "crosscast_socket_record_bytes",
+        "gauge",
+        "Estimated bytes of the socket records.",
+        &[("", records.bytes)],
+    );
+    metric(
+        "crosscast_socket_records_dropped_total",
+        "counter",
+        "Socket records not kept whole, by reason (full: the records were at their bound; \
+         too_large: one record over its byte bound; too_deep: an auth, data or handshake \
+         field nested too deep, kept as an empty object; swept: the record of a socket that \
+         disconnected unnoticed).",
+        &[
+            ("{reason=\"full\"}", records.refused_full),
+            ("{reason=\"too_large\"}", records.refused_too_large),
+            ("{reason=\"too_deep\"}", records.emptied_too_deep),
+            ("{reason=\"swept\"}", records.swept),
+        ],
+    );
+    let labels = Refusal::ALL.map(|r| (format!("{{reason=\"{}\"}}", r.label()), r));
+    let samples: Vec<(&str, u64)> = labels
+        .iter()
+        .map(|(label, r)| (label.as_str(), app.refusals(*r)))
+        .collect();
+    metric(
+        "crosscast_client_refused_total",
+        "counter",
+        "What clients of this server were refused, by reason (connections: over \
+         --max-connections; payload: a message over --max-payload, connection closed; packet: \
+         an unparsable packet or binary attachments over --max-payload, connection closed; \
+         rate: an event over --max-events-per-second; flood: a socket disconnected for \
+         sending over the rate; requests: over --max-requests-per-socket; room: a join of an \
+         id room or a reserved name; rooms: over --max-rooms-per-socket; sse: an x:sse event \
+         not on the --client-sse allowlist).",
+        &samples,
     );
     if let Some(up) = snapshot.redis_up {
         metric(

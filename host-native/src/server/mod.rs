@@ -7,6 +7,7 @@
 //!   adapter choice); the embedded single-node mode today.
 //! - `chat`: the Socket.IO events of namespace `/`, generic over the adapter.
 //! - `http`, `page`, `metrics`: `/`, the client bundle, `/healthz`, `/metrics`.
+//! - `limits`: what one client may do (connections, payload, event rate, requests, rooms).
 //! - `bridge`: `--bridge CHANNEL:EVENT`; `publish`: `--publish CHANNEL[:EVENT]`; `emit`:
 //!   `crosscast emit`.
 //!
@@ -19,6 +20,7 @@ pub mod cli;
 mod cluster;
 mod emit;
 mod http;
+mod limits;
 mod metrics;
 mod page;
 mod publish;
@@ -97,13 +99,24 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`), and watches engineioxide's
+/// WebSocket transport for messages over `--max-payload` (see `limits::PayloadWatch`),
+/// whatever `RUST_LOG` says.
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    use tracing_subscriber::{EnvFilter, Layer as _, filter::Targets};
+
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let log = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
+        .with_filter(filter);
+    let watch = limits::PayloadWatch.with_filter(
+        Targets::new().with_target(limits::WS_TRANSPORT_TARGET, tracing::Level::DEBUG),
+    );
+    let _ = tracing_subscriber::registry()
+        .with(log)
+        .with(watch)
         .try_init();
 }

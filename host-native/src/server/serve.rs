@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::layer::SocketIoLayer;
+use socketioxide::{ParserConfig, SocketIo, SocketIoBuilder};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tower_http::trace::TraceLayer;
@@ -19,6 +19,7 @@ use super::chat::Chat;
 use super::cli::{AdapterKind, ServeConfig};
 use super::cluster::{self, Cluster};
 use super::http::{self, Status};
+use super::limits::{self, Limits};
 use super::metrics::Metrics;
 use super::publish::Publisher;
 
@@ -41,6 +42,21 @@ pub(crate) struct Shared {
     pub(crate) redis: Option<(Driver, mpsc::Receiver<DriverEvent>)>,
     /// `--publish`, on the app's Redis connection.
     pub(crate) publisher: Arc<Publisher>,
+    /// What one client may do.
+    pub(crate) limits: Arc<Limits>,
+}
+
+/// Socket.IO's builder with the limits of `config` that Engine.IO enforces: `--max-payload`
+/// bounds a WebSocket message and frame, a long-polling request body, and the binary
+/// attachments of one packet together.
+pub(crate) fn socket_io_builder(config: &ServeConfig) -> SocketIoBuilder {
+    let max = config.max_payload;
+    let max_bytes = usize::try_from(max).unwrap_or(usize::MAX);
+    SocketIo::builder()
+        .max_payload(max)
+        .ws_max_message_size(max_bytes)
+        .ws_max_frame_size(max_bytes)
+        .with_parser(ParserConfig::common().max_incoming_binary_buf_size(max_bytes))
 }
 
 /// How the server ended.
@@ -94,11 +110,14 @@ pub(crate) async fn serve(config: ServeConfig) -> Result<Served, ServeError> {
         usize::try_from(config.publish_max_bytes).unwrap_or(usize::MAX),
         redis.as_ref().map(|(driver, _)| driver.clone()),
     ));
+    let metrics = Arc::new(Metrics::default());
+    let limits = Arc::new(Limits::new(&config, Arc::clone(&metrics)));
     let shared = Shared {
         listener,
-        metrics: Arc::new(Metrics::default()),
+        metrics,
         redis,
         publisher,
+        limits,
     };
     cluster::launch(config, shared).await
 }
@@ -119,6 +138,7 @@ pub(crate) async fn run<A: Adapter>(
         metrics,
         redis,
         publisher,
+        limits: _,
     } = shared;
     let (driver, bridge_task) = match redis {
         Some((driver, events)) => {
@@ -136,17 +156,23 @@ pub(crate) async fn run<A: Adapter>(
     };
     let status = Status {
         cluster: Arc::clone(&cluster),
-        metrics,
+        metrics: Arc::clone(&metrics),
         publisher,
         redis: driver.clone(),
     };
     let app = http::router(status)
         .layer(layer)
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            limits::count_polling_refusals,
+        ))
         .layer(TraceLayer::new_for_http());
     let local = listener
         .local_addr()
         .map_err(|e| ServeError(format!("cannot read the bound address: {e}")))?;
     let (stop_tx, mut stop_rx) = watch::channel(false);
+    // ConnectInfo gives each socket's handshake its client address.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             let _ = stop_rx.wait_for(|stop| *stop).await;

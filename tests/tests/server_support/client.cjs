@@ -10,6 +10,7 @@
 // Reads one JSON command per line on stdin:
 //   {"op":"emit","event":...,"args":[...]}           emit without ack
 //   {"op":"emit","event":...,"args":[...],"ack":N}   emit with ack (10 s timeout)
+//   {"op":"flood","event":...,"args":[...],"count":N} emit N times at once, no ack (N <= 100000)
 //   {"op":"close"}                                   disconnect and exit
 // Binary values travel as {"$bin":"<base64>"} in both directions.
 "use strict";
@@ -60,6 +61,12 @@ rl.on("line", async (line) => {
   if (cmd.op === "close") {
     socket.close();
     process.exit(0);
+  }
+  if (cmd.op === "flood") {
+    const args = decode(cmd.args || []);
+    const count = Math.min(Number(cmd.count) || 0, 100000);
+    for (let i = 0; i < count; i++) socket.emit(cmd.event, ...args);
+    return;
   }
   if (cmd.op === "emit") {
     const args = decode(cmd.args || []);

@@ -109,17 +109,32 @@ pub fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     }
 }
 
+/// Every environment variable of the command line (and `HOST`, its old name for
+/// `CROSSCAST_HOST`).
+pub const ENV_VARS: [&str; 19] = [
+    "HOST",
+    "CROSSCAST_HOST",
+    "PORT",
+    "REDIS_URL",
+    "CROSSCAST_ADAPTER",
+    "CROSSCAST_KEY",
+    "CROSSCAST_REQUESTS_TIMEOUT",
+    "CROSSCAST_PUBLISH",
+    "CROSSCAST_PUBLISH_MAX_BYTES",
+    "CROSSCAST_CLIENT_SSE",
+    "CROSSCAST_MAX_CONNECTIONS",
+    "CROSSCAST_MAX_PAYLOAD",
+    "CROSSCAST_MAX_EVENTS_PER_SECOND",
+    "CROSSCAST_EVENTS_BURST",
+    "CROSSCAST_MAX_REQUESTS_PER_SOCKET",
+    "CROSSCAST_MAX_ROOMS_PER_SOCKET",
+    "CROSSCAST_CLUSTER_PUBLISH_QUEUE_BYTES",
+    "CROSSCAST_CLUSTER_INBOX_BYTES",
+    "CROSSCAST_REDIS_INBOUND_QUEUE_BYTES",
+];
+
 fn clean_env(cmd: &mut Command) {
-    for var in [
-        "HOST",
-        "PORT",
-        "REDIS_URL",
-        "CROSSCAST_ADAPTER",
-        "CROSSCAST_KEY",
-        "CROSSCAST_REQUESTS_TIMEOUT",
-        "CROSSCAST_PUBLISH",
-        "CROSSCAST_PUBLISH_MAX_BYTES",
-    ] {
+    for var in ENV_VARS {
         cmd.env_remove(var);
     }
     cmd.env("RUST_LOG", "info");
@@ -325,6 +340,34 @@ pub fn http_get(addr: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
+/// A plain HTTP/1.1 `POST` of `body` (text/plain; connection closed after the response);
+/// returns status and body.
+pub fn http_post(addr: &str, path: &str, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect to the server");
+    stream.set_read_timeout(Some(WAIT)).expect("read timeout");
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain;charset=UTF-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .expect("send the request head");
+    // The server may answer (and close) before it read the whole body.
+    let _ = stream.write_all(body.as_bytes());
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {text:?}"));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    (status, body.to_owned())
+}
+
 fn dechunk(mut body: &str) -> String {
     let mut out = String::new();
     while let Some((size, rest)) = body.split_once("\r\n") {
@@ -387,6 +430,11 @@ impl NodePeer {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// The exit status, if the process has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("poll the node peer")
+    }
 }
 
 impl Drop for NodePeer {
@@ -411,6 +459,14 @@ pub struct Client {
 impl Client {
     /// Connects to `url` and waits until connected.
     pub fn connect(url: &str) -> Self {
+        match Self::try_connect(url) {
+            Ok(client) => client,
+            Err(message) => panic!("cannot connect to {url}: {message}"),
+        }
+    }
+
+    /// Connects to `url`; the `connect_error` message when the server refuses.
+    pub fn try_connect(url: &str) -> Result<Self, String> {
         let script =
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/server_support/client.cjs");
         let mut child = Command::new("node")
@@ -447,12 +503,11 @@ impl Client {
         let first = client.take(&format!("connection to {url}"), |m| {
             m["type"] == "connected" || m["type"] == "connect_error"
         });
-        assert_eq!(
-            first["type"], "connected",
-            "cannot connect to {url}: {first}"
-        );
+        if first["type"] != "connected" {
+            return Err(first["message"].as_str().unwrap_or_default().to_owned());
+        }
         client.id = first["id"].as_str().unwrap_or_default().to_owned();
-        client
+        Ok(client)
     }
 
     /// Waits (bounded) for the first message matching `pred`, earlier unmatched ones kept.
@@ -492,14 +547,32 @@ impl Client {
 
     /// Emits `event` with `args` and waits for the acknowledgement's first argument.
     pub fn request(&mut self, event: &str, args: Value) -> Value {
+        let id = self.request_start(event, args);
+        self.ack(id)
+    }
+
+    /// Emits `event` with `args` and an acknowledgement without waiting for it; returns the
+    /// id for [`Client::ack`].
+    pub fn request_start(&mut self, event: &str, args: Value) -> u64 {
         self.next_ack += 1;
         let id = self.next_ack;
         self.send(&json!({"op": "emit", "event": event, "args": args, "ack": id}));
-        let ack = self.take(&format!("the ack of {event}"), |m| {
+        id
+    }
+
+    /// Waits for the acknowledgement `id` of [`Client::request_start`]; its first argument.
+    pub fn ack(&mut self, id: u64) -> Value {
+        let ack = self.take(&format!("the ack {id}"), |m| {
             m["type"] == "ack" && m["id"] == id
         });
-        assert!(ack.get("error").is_none(), "{event} failed: {ack}");
+        assert!(ack.get("error").is_none(), "request {id} failed: {ack}");
         ack["value"].clone()
+    }
+
+    /// Emits `event` with `args` `count` times at once (no acknowledgement), as fast as the
+    /// client can.
+    pub fn flood(&mut self, event: &str, args: Value, count: u32) {
+        self.send(&json!({"op": "flood", "event": event, "args": args, "count": count}));
     }
 
     /// Waits for the next `event` and returns its arguments.
@@ -611,15 +684,50 @@ impl RawSubscriber {
         sub
     }
 
+    /// Subscribes the channels matching `pattern` (`PSUBSCRIBE`: unlike `SUBSCRIBE`, not
+    /// counted by `PUBSUB NUMSUB`, so not a server to the adapters) on the Redis at `port`.
+    pub fn psubscribe(port: u16, pattern: &str) -> Self {
+        let stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to Redis");
+        stream
+            .set_read_timeout(Some(WAIT))
+            .expect("set a read timeout");
+        let mut writer = stream.try_clone().expect("clone the stream");
+        write!(
+            writer,
+            "*2\r\n$10\r\nPSUBSCRIBE\r\n${}\r\n{pattern}\r\n",
+            pattern.len()
+        )
+        .expect("send the subscription");
+        let mut sub = Self {
+            reader: std::io::BufReader::new(stream),
+        };
+        let confirm = sub.read_array();
+        assert_eq!(confirm[0], b"psubscribe", "unexpected reply");
+        sub
+    }
+
     /// The payload of the next message (waits at most [`WAIT`]; panics then).
     pub fn next_message(&mut self) -> String {
-        let push = self.read_array();
+        String::from_utf8(self.next_raw().1).expect("a UTF-8 payload")
+    }
+
+    /// The channel and the payload bytes of the next message, of a subscription or a pattern
+    /// (waits at most [`WAIT`]; panics then).
+    pub fn next_raw(&mut self) -> (String, Vec<u8>) {
+        let mut push = self.read_array();
+        let kind = push[0].clone();
+        if kind == b"pmessage" {
+            push.remove(1);
+        }
         assert!(
-            push[0] == b"message" || push[0] == b"smessage",
+            kind == b"message" || kind == b"smessage" || kind == b"pmessage",
             "unexpected push {:?}",
-            String::from_utf8_lossy(&push[0])
+            String::from_utf8_lossy(&kind)
         );
-        String::from_utf8(push[2].clone()).expect("a UTF-8 payload")
+        (
+            String::from_utf8_lossy(&push[1]).into_owned(),
+            push[2].clone(),
+        )
     }
 
     /// Every payload up to and including the one equal to `last`, in order.
