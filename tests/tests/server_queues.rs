@@ -62,6 +62,18 @@ fn published_does_not_grow_while_redis_does_not_answer() {
         let _ = alice.next_event("chat message");
         (sample(&server.get("/metrics").1, PUBLISHED) > published).then_some(())
     });
+    // The request outcomes say what they count.
+    let text = server.get("/metrics").1;
+    let help = text
+        .lines()
+        .find(|l| l.starts_with("# HELP crosscast_requests_total "))
+        .unwrap_or_else(|| panic!("no help of crosscast_requests_total in {text}"));
+    for part in [
+        "partial (completed with answers missing from servers known to have left",
+        "timed_out (ended by the requests timeout with the answers that had arrived)",
+    ] {
+        assert!(help.contains(part), "{help}");
+    }
     for name in [
         "crosscast_queued_bytes{queue=\"cluster_publish\"}",
         "crosscast_cluster_inbox_dropped_total{reason=\"queue_bytes\"}",
