@@ -20,6 +20,7 @@ use crosscast_core::Value;
 use tokio::sync::oneshot;
 
 use crate::adapter::{self, ClusterConfig, CrosscastAdapter};
+use crate::driver::PubSubKind;
 
 use super::chat;
 use super::cli::{AdapterKind, ServeConfig};
@@ -300,7 +301,7 @@ fn error(e: adapter::Error) -> ClusterError {
 /// Builds Socket.IO on the adapter `config` asks for, mounts the chat app on namespace `/`,
 /// and serves until SIGTERM or SIGINT. With `--redis-url`, fails when Redis is unreachable.
 pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served, ServeError> {
-    let Some(url) = config.redis_url.clone() else {
+    let Some(driver) = config.redis.driver_config(PubSubKind::Classic) else {
         let (layer, io) = serve::socket_io_builder(&config).build_layer();
         let cluster = Arc::new(Cluster::Local(Local::new(
             socketioxide_core::Uid::new().to_string(),
@@ -315,14 +316,16 @@ pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served
         return serve::run(config, shared, io, layer, cluster, chat).await;
     };
     let mut cluster_config = match config.adapter {
-        AdapterKind::Classic => ClusterConfig::classic(url),
-        AdapterKind::Sharded => ClusterConfig::sharded(url),
+        AdapterKind::Classic => ClusterConfig::classic(driver.url.clone()),
+        AdapterKind::Sharded => ClusterConfig::sharded(driver.url.clone()),
     };
+    // The Redis of --redis-url / --redis-cluster / --redis-ca (the kind follows the mode).
+    cluster_config.driver = driver;
     cluster_config.key = config.key.clone();
     cluster_config.requests_timeout_ms = config.requests_timeout;
     let handle = adapter::Cluster::connect(cluster_config)
         .await
-        .map_err(|e| ServeError(e.to_string()))?;
+        .map_err(|e| ServeError(config.redis.explain(e.to_string())))?;
     let (layer, io) = serve::socket_io_builder(&config)
         .with_adapter::<CrosscastAdapter<_>>(handle.clone())
         .build_layer();
