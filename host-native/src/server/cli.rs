@@ -159,13 +159,13 @@ pub struct ServeConfig {
     )]
     pub requests_timeout: u64,
     /// Emit whatever is PUBLISHed on the Redis channel CHANNEL as the event EVENT to the local
-    /// clients of every node (repeatable; needs --redis-url).
+    /// clients of every node (repeatable; needs a Redis).
     #[arg(long = "bridge", value_name = "CHANNEL:EVENT", value_parser = parse_bridge)]
     pub bridges: Vec<Bridge>,
     /// PUBLISH every client event EVENT (default "chat message") on the Redis channel CHANNEL,
     /// once, from the server the client is connected to: a string as it is, anything else as
     /// JSON (SPUBLISH with --adapter sharded). Repeatable, comma-separated in the environment;
-    /// a channel with a colon must name its event. Needs --redis-url. On a channel that is
+    /// a channel with a colon must name its event. Needs a Redis. On a channel that is
     /// also a --bridge channel, that channel carries the event through the cluster, so no
     /// client gets it twice.
     #[arg(

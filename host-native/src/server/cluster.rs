@@ -8,9 +8,9 @@
 //! send, and counters for `/metrics`.
 //!
 //! Two kinds of node:
-//! - [`Cluster::Local`], without `--redis-url`: the single node of the embedded mode on
+//! - [`Cluster::Local`], without a Redis: the single node of the embedded mode on
 //!   socketioxide's `LocalAdapter` (one server, no other servers, no server-side events).
-//! - [`Cluster::Redis`], with `--redis-url`: socketioxide on [`CrosscastAdapter`], a member
+//! - [`Cluster::Redis`], with a Redis (`--redis-url`, `--redis-cluster`): socketioxide on [`CrosscastAdapter`], a member
 //!   of a cluster of Rust and Node.js servers that speak `@socket.io/redis-adapter`'s classic
 //!   or sharded protocol.
 
@@ -299,7 +299,7 @@ fn error(e: adapter::Error) -> ClusterError {
 }
 
 /// Builds Socket.IO on the adapter `config` asks for, mounts the chat app on namespace `/`,
-/// and serves until SIGTERM or SIGINT. With `--redis-url`, fails when Redis is unreachable.
+/// and serves until SIGTERM or SIGINT. With a Redis, fails when it is unreachable.
 pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served, ServeError> {
     let Some(driver) = config.redis.driver_config(PubSubKind::Classic) else {
         let (layer, io) = serve::socket_io_builder(&config).build_layer();

@@ -38,7 +38,7 @@ pub(crate) struct Shared {
     pub(crate) listener: TcpListener,
     /// The app's counters.
     pub(crate) metrics: Arc<Metrics>,
-    /// The app's own Redis connection (bridges, health) and its events, with `--redis-url`.
+    /// The app's own Redis connection (bridges, health) and its events, with a Redis.
     pub(crate) redis: Option<(Driver, mpsc::Receiver<DriverEvent>)>,
     /// `--publish`, on the app's Redis connection.
     pub(crate) publisher: Arc<Publisher>,
