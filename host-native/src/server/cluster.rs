@@ -10,9 +10,9 @@
 //! Two kinds of node:
 //! - [`Cluster::Local`], without a Redis: the single node of the embedded mode on
 //!   socketioxide's `LocalAdapter` (one server, no other servers, no server-side events).
-//! - [`Cluster::Redis`], with a Redis (`--redis-url`, `--redis-cluster`): socketioxide on [`CrosscastAdapter`], a member
-//!   of a cluster of Rust and Node.js servers that speak `@socket.io/redis-adapter`'s classic
-//!   or sharded protocol.
+//! - [`Cluster::Redis`], with a Redis (`--redis-url`, `--redis-cluster`): socketioxide on
+//!   [`CrosscastAdapter`], a member of a cluster of Rust and Node.js servers that speak
+//!   `@socket.io/redis-adapter`'s classic or sharded protocol.
 
 use std::sync::{Arc, Mutex, PoisonError};
 

@@ -10,6 +10,8 @@
 //! - `limits`: what one client may do (connections, payload, event rate, requests, rooms).
 //! - `bridge`: `--bridge CHANNEL:EVENT`; `publish`: `--publish CHANNEL[:EVENT]`; `emit`:
 //!   `crosscast emit`.
+//! - `redis`: the Redis flags of `serve` and `emit` (standalone, Redis Cluster seeds, the CA
+//!   of `rediss://`) and the driver configuration they make.
 //!
 //! [`main`] is the whole binary: it never panics on bad input; every error is one line on
 //! stderr and a non-zero exit status.
