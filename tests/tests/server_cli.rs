@@ -41,12 +41,23 @@ fn every_command_has_help() {
         "[env: CROSSCAST_EVENTS_BURST]",
         "[env: CROSSCAST_MAX_REQUESTS_PER_SOCKET]",
         "[env: CROSSCAST_MAX_ROOMS_PER_SOCKET]",
+        "--redis-cluster",
+        "--redis-ca",
+        "[env: CROSSCAST_REDIS_CLUSTER]",
+        "[env: CROSSCAST_REDIS_CA]",
     ] {
         assert!(serve.contains(flag), "serve --help lacks {flag}: {serve}");
     }
     let emit = String::from_utf8_lossy(&run(&["emit", "--help"], &[]).stdout).into_owned();
     for flag in [
         "--redis-url",
+        "--redis-cluster",
+        "--redis-ca",
+        "--adapter",
+        "[env: CROSSCAST_REDIS_CLUSTER]",
+        "[env: CROSSCAST_REDIS_CA]",
+        "[env: CROSSCAST_ADAPTER]",
+        "stdin",
         "--nsp",
         "--to",
         "--except",

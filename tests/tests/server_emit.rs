@@ -1,12 +1,16 @@
 //! `crosscast emit`: one event published into a running cluster, received by the clients of
-//! crosscast servers and of the Node.js peer server, with rooms, exclusions and a key prefix.
+//! crosscast servers and of the Node.js peer server, with rooms, exclusions and a key prefix;
+//! classic (PUBLISH) and sharded (`--adapter sharded`: SPUBLISH of the sharded format), with
+//! the arguments on the command line or, with `-`, as one JSON array on stdin.
 #![allow(clippy::unwrap_used)]
 
 mod server_support;
 
 use crosscast_tests::redis_server::RedisServer;
-use serde_json::json;
-use server_support::{Client, NodePeer, Server, assert_one_line_error, eventually, run};
+use serde_json::{Value, json};
+use server_support::{
+    Client, NodePeer, Server, assert_one_line_error, eventually, run, run_with_stdin,
+};
 
 fn emit(args: &[&str]) {
     let out = run(args, &[]);
@@ -15,6 +19,11 @@ fn emit(args: &[&str]) {
         "crosscast {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `base` followed by `rest`.
+fn joined<'a>(base: &[&'a str], rest: &[&'a str]) -> Vec<&'a str> {
+    base.iter().chain(rest).copied().collect()
 }
 
 /// Waits until every client's server is subscribed: an emitted probe reaches all of them.
@@ -170,4 +179,138 @@ fn reserved_events_are_refused() {
     let out = run(&["emit", "--redis-url", &redis.url(), "disconnect"], &[]);
     let line = assert_one_line_error(&out);
     assert!(line.contains("reserved"), "{line}");
+}
+
+#[test]
+fn sharded_emit_reaches_crosscast_and_node_sharded_servers() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let rust = Server::start(&["--redis-url", &url, "--adapter", "sharded"]);
+    let node = NodePeer::start(&[
+        "--redis-url",
+        &url,
+        "--adapter",
+        "sharded",
+        "--client",
+        "redis",
+    ]);
+    let mut alice = Client::connect(&rust.url());
+    let mut nora = Client::connect(node.url());
+    let mut bob = Client::connect(&rust.url());
+    let sharded = ["emit", "--redis-url", url.as_str(), "--adapter", "sharded"];
+    eventually("both servers receive sharded emits", || {
+        emit(&joined(&sharded, &["probe", "x"]));
+        let all = [&mut alice, &mut nora, &mut bob]
+            .into_iter()
+            .all(|c| !c.pending("probe").is_empty());
+        all.then_some(())
+    });
+    emit(&joined(&sharded, &["probe", "last"]));
+    for c in [&mut alice, &mut nora, &mut bob] {
+        c.events_until("probe", &json!("last"));
+    }
+    assert_eq!(nora.request("join", json!(["red"])), json!(true));
+    assert_eq!(bob.request("join", json!(["red"])), json!(true));
+
+    emit(&joined(&sharded, &["--to", "red", "note", "to red"]));
+    emit(&joined(&sharded, &["--except", "red", "note", "not red"]));
+    emit(&joined(&sharded, &["note", "{\"bye\":[1,null]}", "7"]));
+    let end = json!({"bye": [1, null]});
+    assert_eq!(alice.events_until("note", &end), vec![json!("not red")]);
+    assert_eq!(nora.events_until("note", &end), vec![json!("to red")]);
+    assert_eq!(bob.events_until("note", &end), vec![json!("to red")]);
+    // Both servers hold the shard channel the emits went to.
+    assert_eq!(
+        redis.cli(&["PUBSUB", "SHARDNUMSUB", "socket.io#/#"]),
+        "socket.io#/#\n2"
+    );
+}
+
+#[test]
+fn a_dash_reads_the_arguments_from_stdin_as_one_json_array() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let server = Server::start(&["--redis-url", &url]);
+    let mut alice = Client::connect(&server.url());
+    wait_subscribed(&url, "socket.io", &mut [&mut alice]);
+    let dash = ["emit", "--redis-url", url.as_str(), "chat message", "-"];
+    for (stdin, expected) in [
+        (
+            "[\"hi\", {\"a\":[1,null]}, 42, \"-\", \"not json?\"]\n",
+            json!(["hi", {"a": [1, null]}, 42, "-", "not json?"]),
+        ),
+        ("  [ ]  ", json!([])),
+        ("[[\"nested\"]]", json!([["nested"]])),
+    ] {
+        let out = run_with_stdin(&dash, &[], stdin.as_bytes());
+        assert!(
+            out.status.success(),
+            "{stdin:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            Value::Array(alice.next_event("chat message")),
+            expected,
+            "{stdin:?}"
+        );
+    }
+    // Sharded too.
+    let sharded_server = Server::start(&["--redis-url", &url, "--adapter", "sharded"]);
+    let mut sam = Client::connect(&sharded_server.url());
+    let sharded = [
+        "emit",
+        "--redis-url",
+        url.as_str(),
+        "--adapter",
+        "sharded",
+        "note",
+        "-",
+    ];
+    eventually("the sharded server receives emits", || {
+        let out = run_with_stdin(&sharded, &[], b"[\"from stdin\"]");
+        assert!(out.status.success());
+        (!sam.pending("note").is_empty()).then_some(())
+    });
+}
+
+#[test]
+fn bad_stdin_is_one_line_exit_2_and_publishes_nothing() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let server = Server::start(&["--redis-url", &url]);
+    let mut alice = Client::connect(&server.url());
+    wait_subscribed(&url, "socket.io", &mut [&mut alice]);
+    let dash = ["emit", "--redis-url", url.as_str(), "note", "-"];
+    let too_big = format!("[\"{}\"]", "x".repeat(1_048_576));
+    let cases: [(&[&str], &[u8], &str); 7] = [
+        (&dash, b"", "empty"),
+        (&dash, b"{\"a\":1}", "JSON array"),
+        (&dash, b"\"just a string\"", "JSON array"),
+        (&dash, b"[\"unterminated", "stdin"),
+        (&dash, b"[1] [2]", "stdin"),
+        (&dash, too_big.as_bytes(), "1048576"),
+        (
+            &["emit", "--redis-url", url.as_str(), "note", "-", "more"],
+            b"[1]",
+            "only",
+        ),
+    ];
+    for (args, stdin, mentions) in cases {
+        let out = run_with_stdin(args, &[], stdin);
+        let line = assert_one_line_error(&out);
+        assert_eq!(out.status.code(), Some(2), "{mentions}: {line}");
+        assert!(
+            line.contains(mentions),
+            "{line:?} does not mention {mentions}"
+        );
+        assert!(
+            line.contains("`-`"),
+            "{line:?} does not name the `-` argument"
+        );
+    }
+    emit(&["emit", "--redis-url", &url, "note", "end"]);
+    assert_eq!(
+        alice.events_until("note", &json!("end")),
+        Vec::<Value>::new()
+    );
 }

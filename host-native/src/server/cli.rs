@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use super::redis::{CaFile, RedisArgs};
+
 /// Socket.IO servers in Rust and Node.js as one cluster through Redis.
 #[derive(Debug, Parser)]
 #[command(name = "crosscast", version, about)]
@@ -20,10 +22,11 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the chat page and the Socket.IO endpoint; with --redis-url, share every message
-    /// with the other servers of the cluster.
+    /// Serve the chat page and the Socket.IO endpoint; with --redis-url or --redis-cluster,
+    /// share every message with the other servers of the cluster.
     Serve(ServeConfig),
-    /// Publish one event into a running cluster, like Node's @socket.io/redis-emitter.
+    /// Publish one event into a running cluster, like Node's @socket.io/redis-emitter
+    /// (classic) or as the sharded adapter does (--adapter sharded).
     Emit(EmitArgs),
 }
 
@@ -125,10 +128,10 @@ pub struct ServeConfig {
     /// Port to listen on (0 picks a free port; the start line names it).
     #[arg(long, env = "PORT", default_value_t = 3000, hide_env_values = true)]
     pub port: u16,
-    /// Redis of the cluster (redis://, rediss://). Without it the server is a single node on
-    /// the in-memory adapter.
-    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
-    pub redis_url: Option<String>,
+    /// Where Redis is: `--redis-url`, `--redis-cluster`, `--redis-ca` (see [`RedisArgs`]).
+    /// Without it the server is a single node on the in-memory adapter.
+    #[command(flatten)]
+    pub redis: RedisArgs,
     /// Wire protocol of the cluster.
     #[arg(
         long,
@@ -156,7 +159,7 @@ pub struct ServeConfig {
     )]
     pub requests_timeout: u64,
     /// Emit whatever is PUBLISHed on the Redis channel CHANNEL as the event EVENT to the local
-    /// clients of every node (repeatable; needs --redis-url).
+    /// clients of every node (repeatable; needs a Redis).
     #[arg(long = "bridge", value_name = "CHANNEL:EVENT", value_parser = parse_bridge)]
     pub bridges: Vec<Bridge>,
     /// The most bytes (channel and payload) of cluster messages waiting to be published to
@@ -195,7 +198,7 @@ pub struct ServeConfig {
     /// PUBLISH every client event EVENT (default "chat message") on the Redis channel CHANNEL,
     /// once, from the server the client is connected to: a string as it is, anything else as
     /// JSON (SPUBLISH with --adapter sharded). Repeatable, comma-separated in the environment;
-    /// a channel with a colon must name its event. Needs --redis-url. On a channel that is
+    /// a channel with a colon must name its event. Needs a Redis. On a channel that is
     /// also a --bridge channel, that channel carries the event through the cluster, so no
     /// client gets it twice.
     #[arg(
@@ -301,11 +304,24 @@ impl ServeConfig {
 
 /// Options of `crosscast emit`.
 #[derive(Clone, Debug, Args)]
+#[command(mut_arg("redis_url", |a| a.required_unless_present("redis_cluster")))]
 pub struct EmitArgs {
-    /// Redis of the cluster.
-    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
-    pub redis_url: String,
-    /// Channel prefix of the cluster (Node's `key`).
+    /// Where Redis is: `--redis-url` or `--redis-cluster` (one is required), `--redis-ca`.
+    #[command(flatten)]
+    pub redis: RedisArgs,
+    /// Wire protocol of the cluster: `classic` PUBLISHes the emitter format of
+    /// @socket.io/redis-emitter; `sharded` SPUBLISHes a broadcast of the sharded adapter's
+    /// format (uid "emitter") on its main channel, heard by sharded servers in every
+    /// subscription mode.
+    #[arg(
+        long,
+        env = "CROSSCAST_ADAPTER",
+        value_enum,
+        default_value_t = AdapterKind::Classic,
+        hide_env_values = true
+    )]
+    pub adapter: AdapterKind,
+    /// Channel prefix of the cluster (Node's `key` / `channelPrefix`).
     #[arg(
         long,
         env = "CROSSCAST_KEY",
@@ -324,7 +340,10 @@ pub struct EmitArgs {
     pub except: Vec<String>,
     /// The event name.
     pub event: String,
-    /// The arguments: JSON values; anything that is not JSON is a string.
+    /// The arguments: JSON values; anything that is not JSON is a string. A single `-`
+    /// instead reads them from stdin: one JSON array (at most 1 MiB, JSON only) whose
+    /// elements are the arguments, e.g. `echo '["hi", 42]' | crosscast emit "chat message" -`.
+    /// `-` must then be the only ARG; a lone "-" string argument is written '"-"'.
     #[arg(value_name = "ARG", allow_hyphen_values = true)]
     pub args: Vec<String>,
 }

@@ -8,11 +8,11 @@
 //! send, and counters for `/metrics`.
 //!
 //! Two kinds of node:
-//! - [`Cluster::Local`], without `--redis-url`: the single node of the embedded mode on
+//! - [`Cluster::Local`], without a Redis: the single node of the embedded mode on
 //!   socketioxide's `LocalAdapter` (one server, no other servers, no server-side events).
-//! - [`Cluster::Redis`], with `--redis-url`: socketioxide on [`CrosscastAdapter`], a member
-//!   of a cluster of Rust and Node.js servers that speak `@socket.io/redis-adapter`'s classic
-//!   or sharded protocol.
+//! - [`Cluster::Redis`], with a Redis (`--redis-url`, `--redis-cluster`): socketioxide on
+//!   [`CrosscastAdapter`], a member of a cluster of Rust and Node.js servers that speak
+//!   `@socket.io/redis-adapter`'s classic or sharded protocol.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -20,6 +20,7 @@ use crosscast_core::Value;
 use tokio::sync::oneshot;
 
 use crate::adapter::{self, ClusterConfig, CrosscastAdapter};
+use crate::driver::PubSubKind;
 
 use super::chat;
 use super::cli::{AdapterKind, ServeConfig};
@@ -320,9 +321,9 @@ fn error(e: adapter::Error) -> ClusterError {
 }
 
 /// Builds Socket.IO on the adapter `config` asks for, mounts the chat app on namespace `/`,
-/// and serves until SIGTERM or SIGINT. With `--redis-url`, fails when Redis is unreachable.
+/// and serves until SIGTERM or SIGINT. With a Redis, fails when it is unreachable.
 pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served, ServeError> {
-    let Some(url) = config.redis_url.clone() else {
+    let Some(driver) = config.redis.driver_config(PubSubKind::Classic) else {
         let (layer, io) = serve::socket_io_builder(&config).build_layer();
         let cluster = Arc::new(Cluster::Local(Local::new(
             socketioxide_core::Uid::new().to_string(),
@@ -337,9 +338,11 @@ pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served
         return serve::run(config, shared, io, layer, cluster, chat).await;
     };
     let mut cluster_config = match config.adapter {
-        AdapterKind::Classic => ClusterConfig::classic(url),
-        AdapterKind::Sharded => ClusterConfig::sharded(url),
+        AdapterKind::Classic => ClusterConfig::classic(driver.url.clone()),
+        AdapterKind::Sharded => ClusterConfig::sharded(driver.url.clone()),
     };
+    // The Redis of --redis-url / --redis-cluster / --redis-ca (the kind follows the mode).
+    cluster_config.driver = driver;
     cluster_config.key = config.key.clone();
     cluster_config.requests_timeout_ms = config.requests_timeout;
     let bytes = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
@@ -348,7 +351,7 @@ pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served
     cluster_config.driver.event_capacity_bytes = bytes(config.redis_inbound_queue_bytes);
     let handle = adapter::Cluster::connect(cluster_config)
         .await
-        .map_err(|e| ServeError(e.to_string()))?;
+        .map_err(|e| ServeError(config.redis.explain(e.to_string())))?;
     let (layer, io) = serve::socket_io_builder(&config)
         .with_adapter::<CrosscastAdapter<_>>(handle.clone())
         .build_layer();

@@ -10,6 +10,8 @@
 //! - `limits`: what one client may do (connections, payload, event rate, requests, rooms).
 //! - `bridge`: `--bridge CHANNEL:EVENT`; `publish`: `--publish CHANNEL[:EVENT]`; `emit`:
 //!   `crosscast emit`.
+//! - `redis`: the Redis flags of `serve` and `emit` (standalone, Redis Cluster seeds, the CA
+//!   of `rediss://`) and the driver configuration they make.
 //!
 //! [`main`] is the whole binary: it never panics on bad input; every error is one line on
 //! stderr and a non-zero exit status.
@@ -24,6 +26,7 @@ mod limits;
 mod metrics;
 mod page;
 mod publish;
+mod redis;
 mod serve;
 mod value;
 
@@ -68,6 +71,15 @@ pub fn main() -> ExitCode {
         }
     };
     init_tracing();
+    // What the parser cannot check alone (flags together, `emit -` reading stdin): invalid
+    // input too, refused before anything starts.
+    let command = match prepare(cli.command) {
+        Ok(command) => command,
+        Err(e) => {
+            eprintln!("crosscast: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -79,12 +91,12 @@ pub fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command {
-            Command::Serve(config) => serve::serve(config)
+        match command {
+            Prepared::Serve(config) => serve::serve(config)
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
-            Command::Emit(args) => emit::run(args).await.map(|channel| {
+            Prepared::Emit(args, values) => emit::run(args, values).await.map(|channel| {
                 tracing::info!(%channel, "published");
             }),
         }
@@ -95,6 +107,28 @@ pub fn main() -> ExitCode {
         Err(e) => {
             eprintln!("crosscast: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// A command whose input is complete and checked.
+enum Prepared {
+    Serve(cli::ServeConfig),
+    /// `emit` with its arguments (from the command line or stdin).
+    Emit(cli::EmitArgs, Vec<crosscast_core::Value>),
+}
+
+/// Checks the Redis flags together and reads `emit -`'s stdin; errors are one line.
+fn prepare(command: Command) -> Result<Prepared, String> {
+    match command {
+        Command::Serve(config) => {
+            config.redis.check()?;
+            Ok(Prepared::Serve(config))
+        }
+        Command::Emit(args) => {
+            args.redis.check()?;
+            let values = emit::arguments(&args, &mut std::io::stdin().lock())?;
+            Ok(Prepared::Emit(args, values))
         }
     }
 }

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 use tower_http::trace::TraceLayer;
 use tracing::{info, warn};
 
-use crate::driver::{Driver, DriverConfig, DriverEvent, PubSubKind};
+use crate::driver::{Driver, DriverEvent, PubSubKind};
 
 use super::bridge;
 use super::chat::Chat;
@@ -38,7 +38,7 @@ pub(crate) struct Shared {
     pub(crate) listener: TcpListener,
     /// The app's counters.
     pub(crate) metrics: Arc<Metrics>,
-    /// The app's own Redis connection (bridges, health) and its events, with `--redis-url`.
+    /// The app's own Redis connection (bridges, health) and its events, with a Redis.
     pub(crate) redis: Option<(Driver, mpsc::Receiver<DriverEvent>)>,
     /// `--publish`, on the app's Redis connection.
     pub(crate) publisher: Arc<Publisher>,
@@ -68,26 +68,29 @@ pub(crate) enum Served {
 
 /// Runs `crosscast serve` until a signal; errors are one-line messages.
 pub(crate) async fn serve(config: ServeConfig) -> Result<Served, ServeError> {
-    if !config.bridges.is_empty() && config.redis_url.is_none() {
-        return Err(ServeError("--bridge needs --redis-url".into()));
+    if !config.bridges.is_empty() && !config.redis.is_configured() {
+        return Err(ServeError(
+            "--bridge needs a Redis: --redis-url or --redis-cluster".into(),
+        ));
     }
-    if !config.publishes.is_empty() && config.redis_url.is_none() {
-        return Err(ServeError("--publish needs --redis-url".into()));
+    if !config.publishes.is_empty() && !config.redis.is_configured() {
+        return Err(ServeError(
+            "--publish needs a Redis: --redis-url or --redis-cluster".into(),
+        ));
     }
-    let redis = match &config.redis_url {
-        Some(url) => {
-            let mut driver_config = DriverConfig::new(url.clone());
+    // The plain channels of --bridge and --publish are shard channels in a sharded cluster
+    // (SSUBSCRIBE/SPUBLISH), as everything else of it.
+    let kind = match config.adapter {
+        AdapterKind::Classic => PubSubKind::Classic,
+        AdapterKind::Sharded => PubSubKind::Sharded,
+    };
+    let redis = match config.redis.driver_config(kind) {
+        Some(mut driver_config) => {
             driver_config.event_capacity_bytes =
                 usize::try_from(config.redis_inbound_queue_bytes).unwrap_or(usize::MAX);
-            // The plain channels of --bridge and --publish are shard channels in a sharded
-            // cluster (SSUBSCRIBE/SPUBLISH), as everything else of it.
-            driver_config.kind = match config.adapter {
-                AdapterKind::Classic => PubSubKind::Classic,
-                AdapterKind::Sharded => PubSubKind::Sharded,
-            };
             let connected = Driver::connect(driver_config)
                 .await
-                .map_err(|e| ServeError(e.to_string()))?;
+                .map_err(|e| ServeError(config.redis.explain(e.to_string())))?;
             Some(connected)
         }
         None => None,

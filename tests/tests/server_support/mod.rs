@@ -109,9 +109,43 @@ pub fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     }
 }
 
+/// Like [`run`], with `stdin` written to the command's standard input (then closed). A
+/// command that exits before reading all of it is fine.
+pub fn run_with_stdin(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
+    let mut cmd = Command::new(bin());
+    clean_env(&mut cmd);
+    cmd.args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn crosscast");
+    let mut pipe = child.stdin.take().expect("piped stdin");
+    let input = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if child.try_wait().expect("poll crosscast").is_some() {
+            let _ = writer.join();
+            return child.wait_with_output().expect("crosscast output");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("crosscast output");
+            panic!(
+                "crosscast {args:?} did not exit within {WAIT:?}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Every environment variable of the command line (and `HOST`, its old name for
 /// `CROSSCAST_HOST`).
-pub const ENV_VARS: [&str; 19] = [
+pub const ENV_VARS: [&str; 21] = [
     "HOST",
     "CROSSCAST_HOST",
     "PORT",
@@ -131,6 +165,8 @@ pub const ENV_VARS: [&str; 19] = [
     "CROSSCAST_CLUSTER_PUBLISH_QUEUE_BYTES",
     "CROSSCAST_CLUSTER_INBOX_BYTES",
     "CROSSCAST_REDIS_INBOUND_QUEUE_BYTES",
+    "CROSSCAST_REDIS_CLUSTER",
+    "CROSSCAST_REDIS_CA",
 ];
 
 fn clean_env(cmd: &mut Command) {
