@@ -11,7 +11,8 @@
 #   3. each .crate holds the licenses and the README; crosscast's its example;
 #   4. crosscast without the feature `server` (the library alone) and its
 #      example build with cargo alone: the build script needs no client file
-#      (CROSSCAST_SOCKET_IO_JS names a missing one) and no npm.
+#      (CROSSCAST_SOCKET_IO_JS names a missing one) and no npm;
+#   5. their documentation builds without a warning (what docs.rs would show).
 # Needs: cargo, Node.js 20+, `npm ci` in interop/node (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -50,3 +51,6 @@ check_contents crosscast Cargo.toml README.md LICENSE-MIT LICENSE-APACHE src/lib
 echo "-- crosscast --no-default-features (the library and its example, with cargo alone)"
 CROSSCAST_SOCKET_IO_JS=/nonexistent/socket.io.min.js \
   cargo check -p crosscast --no-default-features --lib --examples --locked
+
+echo "-- cargo doc of both crates (warnings denied: no broken link in what docs.rs shows)"
+RUSTDOCFLAGS="-D warnings" cargo doc -p crosscast-core -p crosscast --no-deps --locked
