@@ -29,7 +29,10 @@ type Adapter = CrosscastAdapter<socketioxide::adapter::Emitter>;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (port, config) = options(std::env::args().skip(1))?;
+    let (port, config) = options(std::env::args().skip(1)).unwrap_or_else(|e| {
+        eprintln!("chat: {e}");
+        std::process::exit(2);
+    });
     // One cluster handle per server: the Redis connections, shared by every namespace.
     let cluster = Cluster::connect(config).await?;
     let (layer, io) = SocketIo::builder()

@@ -172,8 +172,10 @@ fn a_bad_argument_is_an_error_and_no_server() {
         .stdin(Stdio::null())
         .output()
         .expect("run examples/chat");
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--port: not a port"), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "chat: --port: not a port: \"http\"\n"
+    );
     assert!(out.stdout.is_empty(), "it started: {out:?}");
 }
