@@ -11,6 +11,10 @@
 //!
 //! The file is written to `$OUT_DIR/socket.io.min.js`; its version is exported as
 //! `CROSSCAST_SOCKET_IO_CLIENT_VERSION`.
+//!
+//! Only the feature `server` (the binary's app) embeds the file: without it the build script
+//! does nothing, so a library build needs neither npm nor a network. On docs.rs (`DOCS_RS`
+//! set; its builds have no network) the file is a placeholder: documentation embeds nothing.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,9 +29,18 @@ const OVERRIDE: &str = "CROSSCAST_SOCKET_IO_JS";
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed={OVERRIDE}");
+    println!("cargo:rerun-if-env-changed=DOCS_RS");
+    if std::env::var_os("CARGO_FEATURE_SERVER").is_none() {
+        return;
+    }
     println!("cargo:rustc-env=CROSSCAST_SOCKET_IO_CLIENT_VERSION={VERSION}");
     let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let target = out_dir.join("socket.io.min.js");
+    if std::env::var_os("DOCS_RS").is_some() {
+        std::fs::write(&target, "// docs.rs build: no Socket.IO client embedded\n")
+            .unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", target.display())));
+        return;
+    }
     let source = match std::env::var_os(OVERRIDE) {
         Some(path) => {
             let path = PathBuf::from(path);

@@ -8,7 +8,8 @@
 #   5. pkg/wasm-base64.mjs (the embedded module) and pkg/index.cjs (the
 #      CommonJS bundle, made by esbuild from js/index.mjs, with the peer
 #      dependency socket.io-adapter left to require());
-#   6. writes the .wasm size, raw and gzipped, into README.md.
+#   6. prints the .wasm size, raw and gzipped, and writes it to pkg/size.json
+#      (README.md states the figure of a release; the build never edits it).
 # Needs: the toolchain of rust-toolchain.toml with the wasm32 target, Node.js,
 # and `npm ci` done in host-wasm/ (for esbuild).
 set -euo pipefail
@@ -72,11 +73,9 @@ fs.writeFileSync(out, text);
 
 raw="$(wc -c <"$wasm" | tr -d ' ')"
 gz="$(gzip -9 -c "$wasm" | wc -c | tr -d ' ')"
-echo "== crosscast_wasm_bg.wasm: $raw bytes raw, $gz bytes gzipped (gzip -9)"
-node -e '
-const fs = require("fs");
-const [readme, raw, gz, version, opt] = process.argv.slice(1);
-const line = `<!-- size -->The module \`crosscast_wasm_bg.wasm\` is **${raw} bytes** raw and **${gz} bytes** gzipped (gzip -9), as built by build.sh (wasm-bindgen ${version}, ${opt}).<!-- /size -->`;
-const text = fs.readFileSync(readme, "utf8");
-fs.writeFileSync(readme, text.replace(/<!-- size -->[\s\S]*?<!-- \/size -->/, line));
-' "$here/README.md" "$raw" "$gz" "$version" "$(command -v wasm-opt >/dev/null 2>&1 && echo 'wasm-opt -Oz' || echo 'no wasm-opt')"
+opt="$(command -v wasm-opt >/dev/null 2>&1 && echo 'wasm-opt -Oz' || echo 'no wasm-opt')"
+# The figure goes to pkg/ (git-ignored, not shipped) and to stdout; a build
+# never rewrites a tracked file.
+printf '{"raw": %s, "gzip": %s, "wasmBindgen": "%s", "wasmOpt": "%s"}\n' \
+  "$raw" "$gz" "$version" "$opt" >"$pkg/size.json"
+echo "== crosscast_wasm_bg.wasm: $raw bytes raw, $gz bytes gzipped (gzip -9; wasm-bindgen $version, $opt): pkg/size.json"

@@ -3,7 +3,8 @@
 # its node:test suites (golden vectors, real cluster with ioredis and
 # node-redis, the socket.io adapter in mixed clusters with the official
 # @socket.io/redis-adapter and with the Rust rust-peer, the packed tarball in
-# Node.js ESM/CJS, Deno, Bun and workerd).
+# Node.js ESM/CJS, Deno, Bun and workerd; what `npm pack` ships and a clean
+# `npm publish --dry-run`).
 # Needs: `npm ci` done in host-wasm/ (scripts/setup.sh), redis-server on
 # PATH, cargo (test/adapter-rust.test.mjs builds rust-peer).
 set -euo pipefail
