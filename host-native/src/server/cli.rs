@@ -332,11 +332,12 @@ pub struct EmitArgs {
     /// Namespace.
     #[arg(long, default_value = "/")]
     pub nsp: String,
-    /// Only to the sockets in this room (repeatable).
-    #[arg(long = "to", value_name = "ROOM")]
+    /// Only to the sockets in this room (repeatable). A room may start with `-` (socket
+    /// ids do).
+    #[arg(long = "to", value_name = "ROOM", allow_hyphen_values = true)]
     pub to: Vec<String>,
-    /// Not to the sockets in this room (repeatable).
-    #[arg(long = "except", value_name = "ROOM")]
+    /// Not to the sockets in this room (repeatable). A room may start with `-`.
+    #[arg(long = "except", value_name = "ROOM", allow_hyphen_values = true)]
     pub except: Vec<String>,
     /// The event name.
     pub event: String,
@@ -346,4 +347,33 @@ pub struct EmitArgs {
     /// `-` must then be the only ARG; a lone "-" string argument is written '"-"'.
     #[arg(value_name = "ARG", allow_hyphen_values = true)]
     pub args: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    #[test]
+    fn emit_rooms_may_start_with_a_dash_as_socket_ids_do() {
+        let cli = Cli::try_parse_from([
+            "crosscast",
+            "emit",
+            "--redis-url",
+            "redis://127.0.0.1:6390",
+            "--to",
+            "-mi1tbogLaV7UQy_",
+            "--except",
+            "-x",
+            "note",
+            "hi",
+        ])
+        .expect("parses");
+        let Command::Emit(args) = cli.command else {
+            panic!("not emit");
+        };
+        assert_eq!(args.to, ["-mi1tbogLaV7UQy_"]);
+        assert_eq!(args.except, ["-x"]);
+    }
 }
