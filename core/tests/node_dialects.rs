@@ -1,0 +1,437 @@
+//! The exact bytes and channels a node publishes, and what it makes of what
+//! it hears, for every operation in every protocol dialect.
+//!
+//! Two nodes, A and B, share a pretend Redis that hands every published
+//! message to both of them (so each also hears itself, as on a real Redis).
+//! A runs every operation of the app; each node's host answers every question
+//! with fixed data. The whole exchange is written down as a transcript (the
+//! command, channel and hex payload of every publish, every event, the stats)
+//! and compared with the transcript pinned in `tests/dialects/<name>.txt`.
+//!
+//! To pin a deliberate change of behaviour, run with `CROSSCAST_BLESS=1` and
+//! review the diff of the pinned files.
+
+#![allow(clippy::unwrap_used)]
+
+use std::fmt::Write as _;
+
+use crosscast_core::channel::SubscriptionMode;
+use crosscast_core::classic::{RequestBody, Target};
+use crosscast_core::node::{Event, Question};
+use crosscast_core::{
+    BroadcastOpts, ClassicRequest, Node, NodeConfig, Packet, Protocol, Room, SocketInfo, Time,
+    Value,
+};
+
+const T0: Time = Time::from_millis(1_000);
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// The two nodes and the transcript so far.
+struct Cluster {
+    a: Node,
+    b: Node,
+    log: String,
+}
+
+impl Cluster {
+    fn new(protocol: &Protocol) -> Self {
+        let a = Node::new(NodeConfig::new("AAAAAA", "/", protocol.clone()), T0).unwrap();
+        let b = Node::new(NodeConfig::new("BBBBBB", "/", protocol.clone()), T0).unwrap();
+        Cluster {
+            a,
+            b,
+            log: String::new(),
+        }
+    }
+
+    fn note(&mut self, line: &str) {
+        self.log.push_str("## ");
+        self.log.push_str(line);
+        self.log.push('\n');
+    }
+
+    /// Runs both nodes until neither has anything more to say.
+    fn pump(&mut self, now: Time) {
+        loop {
+            let mut quiet = true;
+            for from_a in [true, false] {
+                let name = if from_a { "A" } else { "B" };
+                let (node, other) = if from_a {
+                    (&mut self.a, &mut self.b)
+                } else {
+                    (&mut self.b, &mut self.a)
+                };
+                while let Some(event) = node.poll_event() {
+                    quiet = false;
+                    let _ = writeln!(self.log, "{name} event {event:?}");
+                    answer(node, now, event);
+                }
+                while let Some(t) = node.poll_transmit() {
+                    quiet = false;
+                    let _ = writeln!(
+                        self.log,
+                        "{name} {:?} {} {}",
+                        t.kind,
+                        t.channel,
+                        hex(&t.payload)
+                    );
+                    node.handle_message(now, &t.channel, &t.payload);
+                    other.handle_message(now, &t.channel, &t.payload);
+                }
+            }
+            if quiet {
+                break;
+            }
+        }
+    }
+
+    /// Hands hand-made bytes on `channel` to B.
+    fn inject(&mut self, now: Time, channel: &str, payload: &[u8]) {
+        let _ = writeln!(self.log, "X> {channel} {}", hex(payload));
+        self.b.handle_message(now, channel, payload);
+        self.pump(now);
+    }
+
+    fn finish(mut self) -> String {
+        let _ = writeln!(self.log, "A stats {:?}", self.a.stats());
+        let _ = writeln!(self.log, "B stats {:?}", self.b.stats());
+        let _ = writeln!(self.log, "A peers {:?}", self.a.peers());
+        let _ = writeln!(self.log, "A timeout {:?}", self.a.poll_timeout());
+        self.log
+    }
+}
+
+/// The host's fixed answers.
+fn answer(node: &mut Node, now: Time, event: Event) {
+    let socket = |id: &str| SocketInfo {
+        id: id.to_owned(),
+        handshake: Some(Value::Map(vec![("url".to_owned(), Value::from("/x"))])),
+        rooms: vec![Room::from(id), Room::from("lobby")],
+        data: Some(Value::Int(7)),
+    };
+    match event {
+        Event::Question(Question::ServerCount { id, .. }) => {
+            node.answer_server_count(now, id, 2).unwrap()
+        }
+        Event::Question(Question::LocalSockets { id, .. }) => {
+            let sid = format!("sid-of-{}", node.uid());
+            node.answer_local_sockets(now, id, vec![socket(&sid)])
+                .unwrap()
+        }
+        Event::Question(Question::LocalRooms { id }) => node
+            .answer_local_rooms(now, id, vec![Room::from("lobby"), Room::from("r1")])
+            .unwrap(),
+        Event::BroadcastWithAck { ack, .. } => {
+            node.handle_remote_client_count(now, ack, 1).unwrap();
+            node.handle_remote_ack(now, ack, Value::from("got it"))
+                .unwrap();
+        }
+        Event::ServerSideEmit { ack: Some(ack), .. } => node
+            .handle_server_side_ack(now, ack, Some(Value::Int(42)))
+            .unwrap(),
+        _ => {}
+    }
+}
+
+fn flagged(rooms: &[&str], except: &[&str]) -> BroadcastOpts {
+    let mut opts = BroadcastOpts::to_rooms(rooms.iter().copied()).except(except.iter().copied());
+    opts.flags.volatile = Some(true);
+    opts.flags.compress = Some(false);
+    opts
+}
+
+/// Every operation of the app on A, answered by B.
+fn operations(protocol: &Protocol) -> String {
+    let mut c = Cluster::new(protocol);
+    let mut now = T0;
+    c.note("start");
+    c.pump(now);
+
+    c.note("rooms come and go");
+    c.a.handle_room_added(&Room::from("lobby"));
+    c.a.handle_room_added(&Room::from("lobby"));
+    c.a.handle_room_added(&Room::from("sid-of-AAAAAA"));
+    c.b.handle_room_added(&Room::from("r1"));
+    c.a.handle_room_removed(&Room::from("gone"));
+    c.pump(now);
+
+    c.note("broadcasts");
+    c.a.broadcast(Packet::event("all", [Value::Int(1)]), &BroadcastOpts::all())
+        .unwrap();
+    c.a.broadcast(
+        Packet::event("one", [Value::Bin(vec![1, 2, 3])]),
+        &BroadcastOpts::to_rooms(["lobby"]),
+    )
+    .unwrap();
+    c.a.broadcast(Packet::event("some", []), &flagged(&["r1", "r2"], &["r3"]))
+        .unwrap();
+    c.pump(now);
+
+    c.note("broadcast with ack");
+    c.a.broadcast_with_ack(
+        now,
+        Packet::event("ask", [Value::from("q")]),
+        &BroadcastOpts::to_rooms(["lobby"]),
+        2_000,
+    )
+    .unwrap();
+    c.pump(now);
+
+    c.note("join, leave, disconnect");
+    c.a.sockets_join(&BroadcastOpts::to_rooms(["lobby"]), vec![Room::from("vip")]);
+    c.a.sockets_leave(&flagged(&[], &["r3"]), vec![Room::from("lobby")]);
+    c.a.disconnect_sockets(&BroadcastOpts::all(), true);
+    c.pump(now);
+
+    c.note("fetch sockets");
+    let mut fetch = BroadcastOpts::to_rooms(["lobby"]);
+    fetch.flags.timeout = Some(3_000);
+    c.a.fetch_sockets(now, &fetch);
+    c.pump(now);
+
+    c.note("all rooms");
+    c.a.all_rooms(now);
+    c.pump(now);
+
+    c.note("server-side emit");
+    c.a.server_side_emit(vec![Value::from("hello"), Value::Int(1)])
+        .unwrap();
+    c.a.server_side_emit_with_ack(now, vec![Value::from("ping")])
+        .unwrap();
+    c.pump(now);
+
+    c.note("server count");
+    c.a.server_count(now);
+    c.pump(now);
+
+    c.note("a request nobody answers times out");
+    c.a.fetch_sockets(now, &BroadcastOpts::all());
+    while let Some(event) = c.a.poll_event() {
+        let _ = writeln!(c.log, "A event (unanswered) {event:?}");
+    }
+    for t in std::iter::from_fn(|| c.a.poll_transmit()) {
+        let _ = writeln!(
+            c.log,
+            "A (dropped) {:?} {} {}",
+            t.kind,
+            t.channel,
+            hex(&t.payload)
+        );
+    }
+    now = now + 10_000;
+    let _ = writeln!(c.log, "A timeout {:?}", c.a.poll_timeout());
+    c.a.handle_timeout(now);
+    c.b.handle_timeout(now);
+    c.pump(now);
+
+    c.note("close");
+    c.a.close(now);
+    c.pump(now);
+    c.a.fetch_sockets(now, &BroadcastOpts::all());
+    c.pump(now);
+    c.finish()
+}
+
+/// What B makes of messages no node sends but Node's servers and emitters do,
+/// and of malformed or foreign ones.
+fn inbound(protocol: &Protocol) -> String {
+    let mut c = Cluster::new(protocol);
+    let now = T0;
+    c.pump(now);
+    let classic = |request_id: Option<&str>, body: RequestBody| {
+        ClassicRequest {
+            uid: Some("NODEJS".to_owned()),
+            request_id: request_id.map(str::to_owned),
+            body,
+        }
+        .encode()
+    };
+    match protocol {
+        Protocol::Classic { .. } => {
+            c.note("legacy requests of a Node server");
+            c.inject(
+                now,
+                "socket.io-request#/#",
+                &classic(
+                    Some("r1"),
+                    RequestBody::Sockets {
+                        rooms: vec![Room::from("lobby")],
+                    },
+                ),
+            );
+            c.inject(
+                now,
+                "socket.io-request#/#",
+                &classic(Some("r2"), RequestBody::AllRooms),
+            );
+            c.inject(
+                now,
+                "socket.io-request#/#",
+                &classic(
+                    Some("r3"),
+                    RequestBody::Join {
+                        target: Target::Socket {
+                            sid: "sid-of-BBBBBB".to_owned(),
+                        },
+                        rooms: vec![Room::from("vip")],
+                    },
+                ),
+            );
+            c.inject(
+                now,
+                "socket.io-request#/#",
+                &classic(
+                    None,
+                    RequestBody::Disconnect {
+                        target: Target::Socket {
+                            sid: "sid-of-BBBBBB".to_owned(),
+                        },
+                        close: false,
+                    },
+                ),
+            );
+            c.inject(
+                now,
+                "socket.io-request#/#",
+                &classic(Some("r4"), RequestBody::Unknown { kind: 99 }),
+            );
+            c.inject(
+                now,
+                "socket.io-request#/#",
+                &classic(
+                    Some("r5"),
+                    RequestBody::ServerSideEmit {
+                        data: vec![Value::from("connect")],
+                    },
+                ),
+            );
+            c.note("responses for nobody");
+            c.inject(
+                now,
+                "socket.io-response#/#",
+                br#"{"type":4,"requestId":"ZZZZZZ.1","rooms":[]}"#,
+            );
+            c.inject(
+                now,
+                "socket.io-response#/#",
+                br#"{"type":4,"requestId":"BBBBBB.1","rooms":[]}"#,
+            );
+            c.inject(
+                now,
+                "socket.io-response#/#CCCCCC#",
+                br#"{"type":4,"requestId":"CCCCCC.1","rooms":[]}"#,
+            );
+            c.note("foreign and malformed");
+            c.inject(now, "socket.io#/other#", b"\x93\xa6NODEJS\x80\x80");
+            c.inject(now, "socket.io-crosscast#/#", b"{");
+            c.inject(now, "elsewhere", b"{}");
+            c.inject(now, "socket.io-request#/#", b"not json");
+        }
+        _ => {
+            c.note("foreign and malformed");
+            c.inject(now, "socket.io#/#", b"\x81");
+            c.inject(now, "socket.io#/#BBBBBB#", b"\xc1");
+            c.inject(now, "elsewhere", b"{}");
+            c.inject(
+                now,
+                "socket.io#/#",
+                br#"{"uid":"NODEJS","nsp":"/other","type":3,"data":{}}"#,
+            );
+            c.inject(
+                now,
+                "socket.io#/#",
+                br#"{"uid":"NODEJS","nsp":"/","type":99,"data":{}}"#,
+            );
+            c.inject(
+                now,
+                "socket.io#/#BBBBBB#",
+                br#"{"uid":"NODEJS","nsp":"/","type":1}"#,
+            );
+            c.inject(
+                now,
+                "socket.io#/#",
+                br#"{"uid":"NODEJS","nsp":"/","type":9,"data":{"requestId":"ZZ.1","sockets":[]}}"#,
+            );
+            c.inject(
+                now,
+                "socket.io#/#",
+                br#"{"uid":"NODEJS","nsp":"/","type":10,"data":{"packet":["connect"]}}"#,
+            );
+        }
+    }
+    c.finish()
+}
+
+fn dialects() -> Vec<(&'static str, Protocol)> {
+    vec![
+        ("classic", Protocol::classic()),
+        (
+            "classic-specific-response",
+            Protocol::Classic {
+                key: "socket.io".to_owned(),
+                publish_on_specific_response_channel: true,
+            },
+        ),
+        ("sharded-dynamic", Protocol::sharded()),
+        (
+            "sharded-static",
+            Protocol::Sharded {
+                channel_prefix: "socket.io".to_owned(),
+                subscription_mode: SubscriptionMode::Static,
+            },
+        ),
+        (
+            "sharded-dynamic-private",
+            Protocol::Sharded {
+                channel_prefix: "socket.io".to_owned(),
+                subscription_mode: SubscriptionMode::DynamicPrivate,
+            },
+        ),
+    ]
+}
+
+fn check(name: &str, transcript: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/dialects")
+        .join(format!("{name}.txt"));
+    if std::env::var_os("CROSSCAST_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, transcript).unwrap();
+        return;
+    }
+    let pinned = std::fs::read_to_string(&path).expect("the pinned transcript exists");
+    if pinned != transcript {
+        let first = pinned
+            .lines()
+            .zip(transcript.lines())
+            .position(|(p, t)| p != t)
+            .unwrap_or_else(|| pinned.lines().count().min(transcript.lines().count()));
+        panic!(
+            "{name}: transcript differs from {} at line {}:\npinned: {:?}\nnow:    {:?}",
+            path.display(),
+            first + 1,
+            pinned.lines().nth(first),
+            transcript.lines().nth(first),
+        );
+    }
+}
+
+#[test]
+fn every_operation_publishes_the_pinned_bytes_on_the_pinned_channels() {
+    for (name, protocol) in dialects() {
+        check(&format!("{name}-operations"), &operations(&protocol));
+    }
+}
+
+#[test]
+fn inbound_messages_of_node_servers_and_strangers_have_the_pinned_effects() {
+    for (name, protocol) in dialects() {
+        check(&format!("{name}-inbound"), &inbound(&protocol));
+    }
+}
