@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::dialect::PendingRequests;
 use super::event::{Completion, Outcome, RequestId};
 use crate::room::Room;
 use crate::socket_info::SocketInfo;
@@ -27,6 +28,28 @@ pub(crate) enum Collected {
         acks: u64,
     },
     ServerCount,
+}
+
+/// What a pending request collects, without the collection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RequestKind {
+    Fetch,
+    AllRooms,
+    ServerSideEmit,
+    BroadcastAck,
+    ServerCount,
+}
+
+impl Collected {
+    pub(crate) fn kind(&self) -> RequestKind {
+        match self {
+            Collected::Fetch(_) => RequestKind::Fetch,
+            Collected::AllRooms(_) => RequestKind::AllRooms,
+            Collected::ServerSideEmit(_) => RequestKind::ServerSideEmit,
+            Collected::BroadcastAck { .. } => RequestKind::BroadcastAck,
+            Collected::ServerCount => RequestKind::ServerCount,
+        }
+    }
 }
 
 /// One pending request.
@@ -93,11 +116,6 @@ impl Requests {
 
     pub(crate) fn len(&self) -> usize {
         self.pending.len()
-    }
-
-    /// Whether `wire_id` names a pending request of this node.
-    pub(crate) fn owns(&self, wire_id: &str) -> bool {
-        self.by_wire_id.contains_key(wire_id)
     }
 
     pub(crate) fn lookup(&mut self, wire_id: &str) -> Option<(RequestId, &mut Pending)> {
@@ -205,5 +223,16 @@ impl Requests {
         }
         pending.answered += 1;
         true
+    }
+}
+
+impl PendingRequests for Requests {
+    fn owns(&self, wire_id: &str) -> bool {
+        self.by_wire_id.contains_key(wire_id)
+    }
+
+    fn kind_of(&self, wire_id: &str) -> Option<RequestKind> {
+        let id = self.by_wire_id.get(wire_id)?;
+        self.pending.get(id).map(|p| p.collected.kind())
     }
 }
