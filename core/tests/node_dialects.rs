@@ -19,8 +19,8 @@ use crosscast_core::channel::SubscriptionMode;
 use crosscast_core::classic::{RequestBody, Target};
 use crosscast_core::node::{Event, Question};
 use crosscast_core::{
-    BroadcastOpts, ClassicRequest, Node, NodeConfig, Packet, Protocol, Room, SocketInfo, Time,
-    Value,
+    BroadcastOpts, ClassicRequest, Node, NodeConfig, Packet, Protocol, Room, ShardedBody,
+    ShardedMessage, SocketInfo, Time, Value,
 };
 
 const T0: Time = Time::from_millis(1_000);
@@ -91,11 +91,18 @@ impl Cluster {
         }
     }
 
-    /// Hands hand-made bytes on `channel` to B.
+    /// Hands hand-made bytes on `channel` to B, then runs the cluster.
     fn inject(&mut self, now: Time, channel: &str, payload: &[u8]) {
-        let _ = writeln!(self.log, "X> {channel} {}", hex(payload));
-        self.b.handle_message(now, channel, payload);
+        self.inject_quietly(false, now, channel, payload);
         self.pump(now);
+    }
+
+    /// Hands hand-made bytes on `channel` to A (`to_a`) or B, nothing else.
+    fn inject_quietly(&mut self, to_a: bool, now: Time, channel: &str, payload: &[u8]) {
+        let name = if to_a { "A" } else { "B" };
+        let _ = writeln!(self.log, "X>{name} {channel} {}", hex(payload));
+        let node = if to_a { &mut self.a } else { &mut self.b };
+        node.handle_message(now, channel, payload);
     }
 
     fn finish(mut self) -> String {
@@ -311,6 +318,39 @@ fn inbound(protocol: &Protocol) -> String {
                     },
                 ),
             );
+            c.note("an emitter's join, a broadcast with acks without request id");
+            let emitter_join = ClassicRequest {
+                uid: None,
+                request_id: None,
+                body: RequestBody::Join {
+                    target: Target::Opts(BroadcastOpts::to_rooms(["lobby"])),
+                    rooms: vec![Room::from("vip")],
+                },
+            }
+            .encode();
+            c.inject(now, "socket.io-request#/#", &emitter_join);
+            c.inject(
+                now,
+                "socket.io-request#/#",
+                &classic(
+                    None,
+                    RequestBody::Broadcast {
+                        packet: Packet::event("e", []),
+                        opts: BroadcastOpts::all(),
+                    },
+                ),
+            );
+            c.note("a response naming A's server-count request, then a duplicate answer");
+            let count = c.a.server_count(now);
+            let wire = format!("AAAAAA.{}", count.0);
+            let body = format!(r#"{{"requestId":"{wire}","rooms":[]}}"#);
+            c.inject_quietly(true, now, "socket.io-response#/#", body.as_bytes());
+            let fetch = c.a.fetch_sockets(now, &BroadcastOpts::all());
+            let wire = format!("AAAAAA.{}", fetch.0);
+            let body = format!(r#"{{"requestId":"{wire}","sockets":[]}}"#);
+            c.inject_quietly(true, now, "socket.io-response#/#", body.as_bytes());
+            c.inject_quietly(true, now, "socket.io-response#/#", body.as_bytes());
+            c.pump(now);
             c.note("responses for nobody");
             c.inject(
                 now,
@@ -334,35 +374,152 @@ fn inbound(protocol: &Protocol) -> String {
             c.inject(now, "socket.io-request#/#", b"not json");
         }
         _ => {
-            c.note("foreign and malformed");
-            c.inject(now, "socket.io#/#", b"\x81");
-            c.inject(now, "socket.io#/#BBBBBB#", b"\xc1");
-            c.inject(now, "elsewhere", b"{}");
+            let sharded = |uid: &str, nsp: &str, body: ShardedBody| {
+                ShardedMessage {
+                    uid: uid.to_owned(),
+                    nsp: nsp.to_owned(),
+                    body,
+                }
+                .encode()
+            };
+            c.note("requests of a Node server");
+            let mut opts = BroadcastOpts::to_rooms(["lobby"]);
+            opts.flags.timeout = Some(9_000);
             c.inject(
                 now,
                 "socket.io#/#",
-                br#"{"uid":"NODEJS","nsp":"/other","type":3,"data":{}}"#,
+                &sharded(
+                    "NODEJS",
+                    "/",
+                    ShardedBody::FetchSockets {
+                        opts: opts.clone(),
+                        request_id: "NODEJS.1".to_owned(),
+                    },
+                ),
+            );
+            c.inject(
+                now,
+                "socket.io#/#lobby#",
+                &sharded(
+                    "NODEJS",
+                    "/",
+                    ShardedBody::SocketsLeave {
+                        opts: opts.clone(),
+                        rooms: vec![Room::from("lobby")],
+                    },
+                ),
             );
             c.inject(
                 now,
                 "socket.io#/#",
-                br#"{"uid":"NODEJS","nsp":"/","type":99,"data":{}}"#,
+                &sharded(
+                    "NODEJS",
+                    "/",
+                    ShardedBody::DisconnectSockets {
+                        opts: BroadcastOpts::all(),
+                        close: true,
+                    },
+                ),
+            );
+            c.inject(
+                now,
+                "socket.io#/#",
+                &sharded(
+                    "NODEJS",
+                    "/",
+                    ShardedBody::ServerSideEmit {
+                        request_id: Some("NODEJS.2".to_owned()),
+                        packet: vec![Value::from("connect")],
+                    },
+                ),
+            );
+            c.inject(
+                now,
+                "socket.io#/#",
+                &sharded(
+                    "NODEJS",
+                    "/",
+                    ShardedBody::ServerSideEmit {
+                        request_id: None,
+                        packet: vec![Value::from("news"), Value::Int(3)],
+                    },
+                ),
+            );
+            c.note("own, other namespace, unknown type, a response on the main channel");
+            let broadcast = ShardedBody::Broadcast {
+                packet: Packet::event("e", []),
+                opts: BroadcastOpts::all(),
+            };
+            c.inject(
+                now,
+                "socket.io#/#",
+                &sharded("BBBBBB", "/", broadcast.clone()),
+            );
+            c.inject(now, "socket.io#/#", &sharded("NODEJS", "/x", broadcast));
+            c.inject(
+                now,
+                "socket.io#/#",
+                &sharded("NODEJS", "/", ShardedBody::Unknown { kind: 99 }),
+            );
+            c.inject(
+                now,
+                "socket.io#/#",
+                &sharded(
+                    "NODEJS",
+                    "/",
+                    ShardedBody::BroadcastClientCount {
+                        request_id: "BBBBBB.1".to_owned(),
+                        client_count: 3,
+                    },
+                ),
+            );
+            c.note("the private channel reads responses only");
+            c.inject(
+                now,
+                "socket.io#/#BBBBBB#",
+                &sharded("NODEJS", "/x", ShardedBody::Heartbeat),
             );
             c.inject(
                 now,
                 "socket.io#/#BBBBBB#",
-                br#"{"uid":"NODEJS","nsp":"/","type":1}"#,
+                &sharded(
+                    "NODEJS",
+                    "/x",
+                    ShardedBody::FetchSocketsResponse {
+                        request_id: "ZZ.1".to_owned(),
+                        sockets: vec![],
+                    },
+                ),
             );
-            c.inject(
-                now,
-                "socket.io#/#",
-                br#"{"uid":"NODEJS","nsp":"/","type":9,"data":{"requestId":"ZZ.1","sockets":[]}}"#,
+            c.note("a response naming A's server-count request, then a duplicate answer");
+            let count = c.a.server_count(now);
+            let count_response = sharded(
+                "PEER02",
+                "/",
+                ShardedBody::FetchSocketsResponse {
+                    request_id: format!("AAAAAA.{}", count.0),
+                    sockets: vec![],
+                },
             );
-            c.inject(
-                now,
-                "socket.io#/#",
-                br#"{"uid":"NODEJS","nsp":"/","type":10,"data":{"packet":["connect"]}}"#,
+            c.inject_quietly(true, now, "socket.io#/#AAAAAA#", &count_response);
+            let ack =
+                c.a.server_side_emit_with_ack(now, vec![Value::from("q")])
+                    .unwrap();
+            let ack_response = sharded(
+                "PEER02",
+                "/",
+                ShardedBody::ServerSideEmitResponse {
+                    request_id: format!("AAAAAA.{}", ack.0),
+                    packet: Value::Int(5),
+                },
             );
+            c.inject_quietly(true, now, "socket.io#/#AAAAAA#", &ack_response);
+            c.inject_quietly(true, now, "socket.io#/#AAAAAA#", &ack_response);
+            c.pump(now);
+            c.note("foreign and malformed");
+            c.inject(now, "socket.io#/#", b"\x81");
+            c.inject(now, "socket.io#/#BBBBBB#", b"\xc1");
+            c.inject(now, "elsewhere", b"{}");
         }
     }
     c.finish()
