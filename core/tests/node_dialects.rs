@@ -592,3 +592,9 @@ fn inbound_messages_of_node_servers_and_strangers_have_the_pinned_effects() {
         check(&format!("{name}-inbound"), &inbound(&protocol));
     }
 }
+
+#[test]
+fn a_node_is_plain_data_whatever_its_dialect() {
+    fn plain<T: Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+    plain::<Node>();
+}

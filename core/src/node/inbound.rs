@@ -6,7 +6,7 @@
 //! [`super::Stats`]; a message never panics the node.
 
 use super::answers::mutation_event;
-use super::dialect::{Decoded, Dropped, Inbound, Part, Reply, Response, Signal};
+use super::dialect::{Ask, Decoded, Dialect, Dropped, Inbound, Part, Reply, Response, Signal};
 use super::requests::{Collected, Pending, Requests};
 use super::{
     Event, Node, Purpose, Question, QuestionId, RemoteAck, RemoteAckId, ServerSideAckId, Time,
@@ -62,17 +62,15 @@ impl Node {
             Inbound::Ask { reply, ask } => {
                 let id = QuestionId(self.next_id());
                 let (purpose, question) = match ask {
-                    super::dialect::Ask::SocketIds { rooms } => (
+                    Ask::SocketIds { rooms } => (
                         Purpose::SocketIds { reply },
                         Question::LocalSockets {
                             id,
                             opts: BroadcastOpts::to_rooms(rooms),
                         },
                     ),
-                    super::dialect::Ask::Rooms => {
-                        (Purpose::Rooms { reply }, Question::LocalRooms { id })
-                    }
-                    super::dialect::Ask::Fetch { opts } => (
+                    Ask::Rooms => (Purpose::Rooms { reply }, Question::LocalRooms { id }),
+                    Ask::Fetch { opts } => (
                         Purpose::Fetch { reply },
                         Question::LocalSockets { id, opts },
                     ),

@@ -45,7 +45,7 @@ pub use timer::TimerKind;
 
 use crate::error::UsageError;
 use crate::value::Value;
-use dialect::{Action, Answer, Dialect, Message, Reply, Signal};
+use dialect::{Action, Answer, AnyDialect, Dialect, Message, Reply, Signal};
 use members::Members;
 use requests::Requests;
 use timer::Timers;
@@ -80,7 +80,7 @@ struct RemoteAck {
 #[derive(Debug)]
 pub struct Node {
     config: NodeConfig,
-    dialect: Box<dyn Dialect>,
+    dialect: AnyDialect,
     closed: bool,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -112,7 +112,7 @@ impl Node {
         if config.requests_timeout_ms == 0 {
             config.requests_timeout_ms = 5000;
         }
-        let dialect = dialect::for_protocol(&config.protocol, &config.uid, &config.nsp);
+        let dialect = AnyDialect::new(&config.protocol, &config.uid, &config.nsp);
         let mut node = Node {
             config,
             dialect,

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use super::dialect::Action;
+use super::dialect::{Action, Dialect};
 use super::requests::{Collected, Pending};
 use super::{Event, Node, RequestId, Time, TimerKind};
 use crate::error::UsageError;

@@ -27,7 +27,7 @@ use crate::socket_info::SocketInfo;
 use crate::value::Value;
 
 /// One protocol's channels and encodings. See the module docs.
-pub(crate) trait Dialect: std::fmt::Debug + Send + Sync {
+pub(crate) trait Dialect {
     /// The command every message of this protocol is published with.
     fn publish_kind(&self) -> PublishKind;
 
@@ -253,21 +253,113 @@ pub(crate) enum Part {
     Nothing,
 }
 
-/// The dialect of `protocol` for the node `uid` of namespace `nsp`.
-pub(crate) fn for_protocol(protocol: &super::Protocol, uid: &str, nsp: &str) -> Box<dyn Dialect> {
-    match protocol {
-        super::Protocol::Classic {
-            key,
-            publish_on_specific_response_channel,
-        } => Box::new(Classic::new(
-            key,
-            uid,
-            nsp,
-            *publish_on_specific_response_channel,
-        )),
-        super::Protocol::Sharded {
-            channel_prefix,
-            subscription_mode,
-        } => Box::new(Sharded::new(channel_prefix, uid, nsp, *subscription_mode)),
+/// The dialect a node speaks: one of the two, dispatched statically (so the
+/// node stays plain data, `Send`, `Sync` and unwind-safe like its parts).
+#[derive(Debug)]
+pub(crate) enum AnyDialect {
+    Classic(Classic),
+    Sharded(Sharded),
+}
+
+impl AnyDialect {
+    /// The dialect of `protocol` for the node `uid` of namespace `nsp`.
+    pub(crate) fn new(protocol: &super::Protocol, uid: &str, nsp: &str) -> Self {
+        match protocol {
+            super::Protocol::Classic {
+                key,
+                publish_on_specific_response_channel,
+            } => AnyDialect::Classic(Classic::new(
+                key,
+                uid,
+                nsp,
+                *publish_on_specific_response_channel,
+            )),
+            super::Protocol::Sharded {
+                channel_prefix,
+                subscription_mode,
+            } => AnyDialect::Sharded(Sharded::new(channel_prefix, uid, nsp, *subscription_mode)),
+        }
+    }
+}
+
+/// Calls the same method on whichever dialect it is.
+macro_rules! each {
+    ($self:ident, $d:ident => $call:expr) => {
+        match $self {
+            AnyDialect::Classic($d) => $call,
+            AnyDialect::Sharded($d) => $call,
+        }
+    };
+}
+
+impl Dialect for AnyDialect {
+    fn publish_kind(&self) -> PublishKind {
+        each!(self, d => d.publish_kind())
+    }
+
+    fn base_subscriptions(&self, membership: bool) -> Vec<Subscription> {
+        each!(self, d => d.base_subscriptions(membership))
+    }
+
+    fn server_count_channel(&self) -> (String, bool) {
+        each!(self, d => d.server_count_channel())
+    }
+
+    fn responses_name_sender(&self) -> bool {
+        each!(self, d => d.responses_name_sender())
+    }
+
+    fn fetch_timeout_ms(&self, opts: &BroadcastOpts, default_ms: u64) -> u64 {
+        each!(self, d => d.fetch_timeout_ms(opts, default_ms))
+    }
+
+    fn room_subscription(&self, room: &Room) -> Option<Subscription> {
+        each!(self, d => d.room_subscription(room))
+    }
+
+    fn subscribes_room(&self, room: &Room) -> bool {
+        each!(self, d => d.subscribes_room(room))
+    }
+
+    fn membership(&self, signal: Signal) -> Message {
+        each!(self, d => d.membership(signal))
+    }
+
+    fn broadcast(&self, packet: Packet, opts: &BroadcastOpts) -> Message {
+        each!(self, d => d.broadcast(packet, opts))
+    }
+
+    fn broadcast_with_ack(&self, wire_id: String, packet: Packet, opts: BroadcastOpts) -> Message {
+        each!(self, d => d.broadcast_with_ack(wire_id, packet, opts))
+    }
+
+    fn mutation(&self, opts: &BroadcastOpts, action: Action) -> Message {
+        each!(self, d => d.mutation(opts, action))
+    }
+
+    fn fetch(&self, wire_id: String, opts: &BroadcastOpts) -> Message {
+        each!(self, d => d.fetch(wire_id, opts))
+    }
+
+    fn all_rooms(&self, wire_id: String) -> Option<Message> {
+        each!(self, d => d.all_rooms(wire_id))
+    }
+
+    fn server_side_emit(&self, wire_id: Option<String>, data: Vec<Value>) -> Message {
+        each!(self, d => d.server_side_emit(wire_id, data))
+    }
+
+    fn answer(&self, wire_id: String, answer: Answer) -> Vec<u8> {
+        each!(self, d => d.answer(wire_id, answer))
+    }
+
+    fn decode(
+        &self,
+        channel: &str,
+        payload: &[u8],
+        limits: &Limits,
+        requests: &dyn PendingRequests,
+    ) -> Decoded {
+        each!(self, d => d.decode(channel, payload, limits, requests))
     }
 }
