@@ -32,7 +32,7 @@ impl Node {
         Ok(purpose)
     }
 
-    /// Answers [`Question::ServerCount`]: `count` servers subscribe, this one included.
+    /// Answers [`super::Question::ServerCount`]: `count` servers subscribe, this one included.
     pub fn answer_server_count(
         &mut self,
         _now: Time,
@@ -70,7 +70,7 @@ impl Node {
         self.requests.finish(id, false, Some(count))
     }
 
-    /// Answers [`Question::LocalSockets`] with the matching local sockets.
+    /// Answers [`super::Question::LocalSockets`] with the matching local sockets.
     pub fn answer_local_sockets(
         &mut self,
         _now: Time,
@@ -103,7 +103,7 @@ impl Node {
         Ok(())
     }
 
-    /// Answers [`Question::LocalRooms`] with every local room.
+    /// Answers [`super::Question::LocalRooms`] with every local room.
     pub fn answer_local_rooms(
         &mut self,
         _now: Time,

@@ -14,8 +14,8 @@
 //! with the `local` flag never reaches the node.
 
 //!
-//! Inside, the node is split by what drives it: [`operations`] of the local
-//! app, [`inbound`] messages from Redis, [`answers`] of the host to the node's
+//! Inside, the node is split by what drives it: `operations` of the local
+//! app, `inbound` messages from Redis, `answers` of the host to the node's
 //! questions, and deadlines (here). Everything protocol-specific (channels,
 //! encodings, decoding) is in `dialect`, which the node reaches through one
 //! trait and never matches on.
