@@ -110,12 +110,12 @@ impl Node {
     }
 
     /// Heartbeat-type messages (1, 2, 13): only crosscast peers send them.
-    fn on_peer_signal(&mut self, now: Time, uid: String, signal: Signal) {
+    fn on_peer_signal(&mut self, now: Time, uid: String, signal: Option<Signal>) {
         if !self.membership_on() {
             return;
         }
         match signal {
-            Signal::InitialHeartbeat | Signal::Heartbeat => {
+            Some(signal @ (Signal::InitialHeartbeat | Signal::Heartbeat)) => {
                 // A new peer beyond the bound is not tracked (counted); known
                 // peers keep their place.
                 if !self.members.contains(&uid) && self.table_full(self.members.len()) {
@@ -128,12 +128,12 @@ impl Node {
                     }
                 }
             }
-            Signal::Close => {
+            Some(Signal::Close) => {
                 if self.members.remove(&uid) {
                     self.peer_down(now, uid, true);
                 }
             }
-            Signal::Other => self.stats.ignored_unknown_type += 1,
+            None => self.stats.ignored_unknown_type += 1,
         }
     }
 

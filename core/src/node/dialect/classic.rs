@@ -71,10 +71,10 @@ impl Classic {
             Ok(msg) => Inbound::PeerSignal {
                 uid: msg.uid,
                 signal: match msg.body {
-                    ShardedBody::InitialHeartbeat => Signal::InitialHeartbeat,
-                    ShardedBody::Heartbeat => Signal::Heartbeat,
-                    ShardedBody::AdapterClose => Signal::Close,
-                    _ => Signal::Other,
+                    ShardedBody::InitialHeartbeat => Some(Signal::InitialHeartbeat),
+                    ShardedBody::Heartbeat => Some(Signal::Heartbeat),
+                    ShardedBody::AdapterClose => Some(Signal::Close),
+                    _ => None,
                 },
             },
             Err(_) => Inbound::Dropped(Dropped::Undecodable),

@@ -121,8 +121,6 @@ pub(crate) enum Signal {
     InitialHeartbeat,
     Heartbeat,
     Close,
-    /// Another message type on the membership channel.
-    Other,
 }
 
 /// What a join, leave or disconnect does to the sockets it targets.
@@ -192,8 +190,9 @@ pub(crate) enum Dropped {
 pub(crate) enum Inbound {
     /// Nothing to do (count why).
     Dropped(Dropped),
-    /// A crosscast peer's membership signal.
-    PeerSignal { uid: String, signal: Signal },
+    /// A crosscast peer's membership signal; `None`: another message type on
+    /// the membership channel.
+    PeerSignal { uid: String, signal: Option<Signal> },
     /// Deliver to the local sockets matching `opts`.
     Broadcast { packet: Packet, opts: BroadcastOpts },
     /// Deliver with acks; answer counts and acks to `reply`.

@@ -36,12 +36,11 @@ pub(super) fn envelope(uid: &str, nsp: &str, body: ShardedBody) -> Vec<u8> {
     .encode()
 }
 
-/// The sharded body of this node's membership signal ([`Signal::Other`] is
-/// never sent; it is written as a heartbeat).
+/// The sharded body of a membership signal.
 pub(super) fn signal_body(signal: Signal) -> ShardedBody {
     match signal {
         Signal::InitialHeartbeat => ShardedBody::InitialHeartbeat,
-        Signal::Heartbeat | Signal::Other => ShardedBody::Heartbeat,
+        Signal::Heartbeat => ShardedBody::Heartbeat,
         Signal::Close => ShardedBody::AdapterClose,
     }
 }
@@ -123,7 +122,7 @@ impl Sharded {
         let uid = msg.uid;
         let signal = |signal| Inbound::PeerSignal {
             uid: uid.clone(),
-            signal,
+            signal: Some(signal),
         };
         let inbound = match msg.body {
             ShardedBody::InitialHeartbeat => signal(Signal::InitialHeartbeat),
