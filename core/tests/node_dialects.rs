@@ -367,6 +367,42 @@ fn inbound(protocol: &Protocol) -> String {
                 "socket.io-response#/#CCCCCC#",
                 br#"{"type":4,"requestId":"CCCCCC.1","rooms":[]}"#,
             );
+            c.note("the membership channel: other types, namespaces, a close");
+            let on_members = |uid: &str, nsp: &str, body: ShardedBody| {
+                ShardedMessage {
+                    uid: uid.to_owned(),
+                    nsp: nsp.to_owned(),
+                    body,
+                }
+                .encode()
+            };
+            c.inject(
+                now,
+                "socket.io-crosscast#/#",
+                &on_members(
+                    "PEER02",
+                    "/",
+                    ShardedBody::Broadcast {
+                        packet: Packet::event("e", []),
+                        opts: BroadcastOpts::all(),
+                    },
+                ),
+            );
+            c.inject(
+                now,
+                "socket.io-crosscast#/#",
+                &on_members("PEER02", "/x", ShardedBody::Heartbeat),
+            );
+            c.inject(
+                now,
+                "socket.io-crosscast#/#",
+                &on_members("PEER02", "/", ShardedBody::InitialHeartbeat),
+            );
+            c.inject(
+                now,
+                "socket.io-crosscast#/#",
+                &on_members("PEER02", "/", ShardedBody::AdapterClose),
+            );
             c.note("foreign and malformed");
             c.inject(now, "socket.io#/other#", b"\x93\xa6NODEJS\x80\x80");
             c.inject(now, "socket.io-crosscast#/#", b"{");
