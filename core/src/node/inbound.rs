@@ -6,15 +6,13 @@
 //! [`super::Stats`]; a message never panics the node.
 
 use super::answers::mutation_event;
-use super::dialect::{Ask, Decoded, Dialect, Dropped, Inbound, Part, Reply, Response, Signal};
-use super::requests::{Collected, Pending, Requests};
+use super::dialect::{Ask, Decoded, Dialect, Dropped, Inbound, Reply, Response, Signal};
 use super::{
     Event, Node, Purpose, Question, QuestionId, RemoteAck, RemoteAckId, ServerSideAckId, Time,
     TimerKind,
 };
 use crate::options::BroadcastOpts;
 use crate::packet::Packet;
-use crate::value::Value;
 
 impl Node {
     /// Handles one message received on `channel`. Malformed messages are counted
@@ -209,7 +207,7 @@ impl Node {
         let Some(part) = part else {
             return;
         };
-        let event = Self::collect(pending, from.as_deref(), part);
+        let event = pending.collect(from.as_deref(), part);
         if let Some(value) = event {
             self.events
                 .push_back(Event::AckReceived { request: id, value });
@@ -228,44 +226,5 @@ impl Node {
         } else {
             self.stats.ignored_not_for_us += 1;
         }
-    }
-
-    /// Adds one response to a pending request; returns a client ack to stream.
-    /// A second answer of a known server (sharded) is dropped as a duplicate.
-    fn collect(pending: &mut Pending, from: Option<&str>, part: Part) -> Option<Value> {
-        let is_count_reply = matches!(part, Part::ClientCount(_));
-        let first = match (&pending.collected, &part) {
-            (Collected::BroadcastAck { .. }, Part::ClientAck(_)) => true,
-            (Collected::BroadcastAck { .. }, _) if !is_count_reply => return None,
-            (Collected::ServerCount, _) => return None,
-            _ => Requests::mark_answered(pending, from),
-        };
-        if !first {
-            return None;
-        }
-        match (&mut pending.collected, part) {
-            (Collected::Fetch(all), Part::Sockets(sockets)) => all.extend(sockets),
-            (Collected::AllRooms(all), Part::Rooms(rooms)) => all.extend(rooms),
-            (Collected::ServerSideEmit(all), Part::Ack(value)) => {
-                all.push(value.unwrap_or(Value::Nil))
-            }
-            (
-                Collected::BroadcastAck {
-                    servers, clients, ..
-                },
-                Part::ClientCount(n),
-            ) => {
-                *servers += 1;
-                // A peer's count may be anything: saturate, never overflow.
-                *clients = clients.saturating_add(n);
-            }
-            (Collected::BroadcastAck { acks, .. }, Part::ClientAck(value)) => {
-                *acks += 1;
-                return Some(value);
-            }
-            // A response whose fields do not fit the request still counts, as in Node.
-            _ => {}
-        }
-        None
     }
 }

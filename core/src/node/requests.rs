@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::dialect::PendingRequests;
+use super::dialect::{Part, PendingRequests};
 use super::event::{Completion, Outcome, RequestId};
 use crate::room::Room;
 use crate::socket_info::SocketInfo;
@@ -84,6 +84,45 @@ impl Pending {
             Collected::ServerCount => true,
             _ => self.answered >= expected,
         }
+    }
+
+    /// Adds one response to a pending request; returns a client ack to stream.
+    /// A second answer of a known server (sharded) is dropped as a duplicate.
+    pub(crate) fn collect(&mut self, from: Option<&str>, part: Part) -> Option<Value> {
+        let is_count_reply = matches!(part, Part::ClientCount(_));
+        let first = match (&self.collected, &part) {
+            (Collected::BroadcastAck { .. }, Part::ClientAck(_)) => true,
+            (Collected::BroadcastAck { .. }, _) if !is_count_reply => return None,
+            (Collected::ServerCount, _) => return None,
+            _ => Requests::mark_answered(self, from),
+        };
+        if !first {
+            return None;
+        }
+        match (&mut self.collected, part) {
+            (Collected::Fetch(all), Part::Sockets(sockets)) => all.extend(sockets),
+            (Collected::AllRooms(all), Part::Rooms(rooms)) => all.extend(rooms),
+            (Collected::ServerSideEmit(all), Part::Ack(value)) => {
+                all.push(value.unwrap_or(Value::Nil))
+            }
+            (
+                Collected::BroadcastAck {
+                    servers, clients, ..
+                },
+                Part::ClientCount(n),
+            ) => {
+                *servers += 1;
+                // A peer's count may be anything: saturate, never overflow.
+                *clients = clients.saturating_add(n);
+            }
+            (Collected::BroadcastAck { acks, .. }, Part::ClientAck(value)) => {
+                *acks += 1;
+                return Some(value);
+            }
+            // A response whose fields do not fit the request still counts, as in Node.
+            _ => {}
+        }
+        None
     }
 
     fn missing(&self) -> u64 {
