@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::dialect::{Part, PendingRequests};
 use super::event::{Completion, Outcome, RequestId};
 use crate::room::Room;
 use crate::socket_info::SocketInfo;
@@ -27,6 +28,28 @@ pub(crate) enum Collected {
         acks: u64,
     },
     ServerCount,
+}
+
+/// What a pending request collects, without the collection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RequestKind {
+    Fetch,
+    AllRooms,
+    ServerSideEmit,
+    BroadcastAck,
+    ServerCount,
+}
+
+impl Collected {
+    pub(crate) fn kind(&self) -> RequestKind {
+        match self {
+            Collected::Fetch(_) => RequestKind::Fetch,
+            Collected::AllRooms(_) => RequestKind::AllRooms,
+            Collected::ServerSideEmit(_) => RequestKind::ServerSideEmit,
+            Collected::BroadcastAck { .. } => RequestKind::BroadcastAck,
+            Collected::ServerCount => RequestKind::ServerCount,
+        }
+    }
 }
 
 /// One pending request.
@@ -63,6 +86,45 @@ impl Pending {
         }
     }
 
+    /// Adds one response to a pending request; returns a client ack to stream.
+    /// A second answer of a known server (sharded) is dropped as a duplicate.
+    pub(crate) fn collect(&mut self, from: Option<&str>, part: Part) -> Option<Value> {
+        let is_count_reply = matches!(part, Part::ClientCount(_));
+        let first = match (&self.collected, &part) {
+            (Collected::BroadcastAck { .. }, Part::ClientAck(_)) => true,
+            (Collected::BroadcastAck { .. }, _) if !is_count_reply => return None,
+            (Collected::ServerCount, _) => return None,
+            _ => Requests::mark_answered(self, from),
+        };
+        if !first {
+            return None;
+        }
+        match (&mut self.collected, part) {
+            (Collected::Fetch(all), Part::Sockets(sockets)) => all.extend(sockets),
+            (Collected::AllRooms(all), Part::Rooms(rooms)) => all.extend(rooms),
+            (Collected::ServerSideEmit(all), Part::Ack(value)) => {
+                all.push(value.unwrap_or(Value::Nil))
+            }
+            (
+                Collected::BroadcastAck {
+                    servers, clients, ..
+                },
+                Part::ClientCount(n),
+            ) => {
+                *servers += 1;
+                // A peer's count may be anything: saturate, never overflow.
+                *clients = clients.saturating_add(n);
+            }
+            (Collected::BroadcastAck { acks, .. }, Part::ClientAck(value)) => {
+                *acks += 1;
+                return Some(value);
+            }
+            // A response whose fields do not fit the request still counts, as in Node.
+            _ => {}
+        }
+        None
+    }
+
     fn missing(&self) -> u64 {
         let expected = self.initial.or(self.expected).unwrap_or(self.answered);
         match &self.collected {
@@ -93,11 +155,6 @@ impl Requests {
 
     pub(crate) fn len(&self) -> usize {
         self.pending.len()
-    }
-
-    /// Whether `wire_id` names a pending request of this node.
-    pub(crate) fn owns(&self, wire_id: &str) -> bool {
-        self.by_wire_id.contains_key(wire_id)
     }
 
     pub(crate) fn lookup(&mut self, wire_id: &str) -> Option<(RequestId, &mut Pending)> {
@@ -205,5 +262,16 @@ impl Requests {
         }
         pending.answered += 1;
         true
+    }
+}
+
+impl PendingRequests for Requests {
+    fn owns(&self, wire_id: &str) -> bool {
+        self.by_wire_id.contains_key(wire_id)
+    }
+
+    fn kind_of(&self, wire_id: &str) -> Option<RequestKind> {
+        let id = self.by_wire_id.get(wire_id)?;
+        self.pending.get(id).map(|p| p.collected.kind())
     }
 }
