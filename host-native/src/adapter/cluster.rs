@@ -135,6 +135,10 @@ pub(crate) struct ClusterInner {
     server_side_waiting: Mutex<HashMap<String, mpsc::Receiver<ServerSideEvent>>>,
     publisher: mpsc::Sender<Transmit>,
     publish_dropped: AtomicU64,
+    /// Messages handed to [`ClusterInner::publish`], and those of them published or dropped
+    /// since: [`Cluster::flush`] waits for the second to reach the first.
+    publish_queued: AtomicU64,
+    publish_settled: AtomicU64,
     refused: AtomicU64,
     pub(crate) ids: IdBook,
     pub(crate) sockets: SocketBook,
@@ -176,6 +180,8 @@ impl Cluster {
             server_side_waiting: Mutex::new(HashMap::new()),
             publisher,
             publish_dropped: AtomicU64::new(0),
+            publish_queued: AtomicU64::new(0),
+            publish_settled: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             ids: IdBook::new(),
             sockets,
@@ -339,9 +345,23 @@ impl Cluster {
         Ok(completion)
     }
 
-    /// Closes the Redis driver. Close the Socket.IO server first (`io.close()`),
-    /// which closes every namespace adapter.
+    /// Waits until every message queued for the other servers before the call is published
+    /// or dropped (and counted in [`Metrics::publish_dropped`]). Unbounded while Redis is
+    /// slow: bound it with a timeout.
+    pub async fn flush(&self) {
+        let queued = self.inner.publish_queued.load(Ordering::SeqCst);
+        while self.inner.publish_settled.load(Ordering::SeqCst) < queued {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Publishes what is queued ([`Cluster::flush`], for at most the driver's
+    /// `response_timeout`), then closes the Redis driver. Close the Socket.IO server first
+    /// (`io.close()`), which closes every namespace adapter: its node unsubscribes and
+    /// announces its close, and that announcement is among what is published here.
     pub async fn close(&self) {
+        let bound = self.inner.config.driver.response_timeout;
+        let _ = tokio::time::timeout(bound, self.flush()).await;
         self.inner.driver.close().await;
     }
 }
@@ -425,14 +445,29 @@ impl ClusterInner {
         lock(&self.uids).insert(nsp.to_owned(), uid.to_owned());
     }
 
+    /// The uids of this server's namespace nodes, in namespace order, comma-separated (one
+    /// uid for a server with one namespace): how log lines name this server.
+    pub(crate) fn uids(&self) -> String {
+        let uids = lock(&self.uids);
+        let mut by_nsp: Vec<(&String, &String)> = uids.iter().collect();
+        by_nsp.sort();
+        by_nsp
+            .iter()
+            .map(|(_, uid)| uid.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     pub(crate) fn forget_namespace(&self, nsp: &str) {
         lock(&self.namespaces).remove(nsp);
     }
 
     /// Queues a message for publication; a full queue drops it (counted).
     pub(crate) fn publish(&self, transmit: Transmit) {
+        self.publish_queued.fetch_add(1, Ordering::SeqCst);
         if !self.driver.is_connected() || self.publisher.try_send(transmit).is_err() {
             self.publish_dropped.fetch_add(1, Ordering::Relaxed);
+            self.publish_settled.fetch_add(1, Ordering::SeqCst);
         }
     }
 
@@ -497,7 +532,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Routes each Redis message to the namespace that subscribed its channel (or pattern).
+///
+/// Logs the connection changes, naming the node uids of this server ([`ClusterInner::uids`]).
 async fn dispatch(cluster: std::sync::Weak<ClusterInner>, mut events: mpsc::Receiver<DriverEvent>) {
+    let mut reconnected = false;
     while let Some(event) = events.recv().await {
         let Some(cluster) = cluster.upgrade() else {
             break;
@@ -516,9 +554,17 @@ async fn dispatch(cluster: std::sync::Weak<ClusterInner>, mut events: mpsc::Rece
                     let _ = route.send(Command::Message { channel, payload }).await;
                 }
             }
-            DriverEvent::Disconnected { reason } => tracing::warn!(%reason, "Redis disconnected"),
-            DriverEvent::Connected => tracing::info!("Redis connected"),
-            DriverEvent::Resubscribed => tracing::info!("Redis subscriptions restored"),
+            // The connection `Cluster::connect` opened is not an event: its first `Connected`
+            // comes before any namespace has a uid to name.
+            DriverEvent::Connected if !reconnected => {}
+            DriverEvent::Disconnected { reason } => {
+                reconnected = true;
+                tracing::warn!(uid = %cluster.uids(), %reason, "Redis disconnected");
+            }
+            DriverEvent::Connected => tracing::info!(uid = %cluster.uids(), "Redis connected"),
+            DriverEvent::Resubscribed => {
+                tracing::info!(uid = %cluster.uids(), "Redis subscriptions restored");
+            }
         }
     }
 }
@@ -537,12 +583,13 @@ async fn publish(
     let mut batch = Vec::with_capacity(PUBLISH_BATCH);
     while queue.recv_many(&mut taken, PUBLISH_BATCH).await > 0 {
         batch.extend(taken.drain(..).map(|t: Transmit| (t.channel, t.payload)));
-        if driver.publish_batch(&batch).await.is_err()
-            && let Some(cluster) = cluster.upgrade()
-        {
-            cluster
-                .publish_dropped
-                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        let failed = driver.publish_batch(&batch).await.is_err();
+        if let Some(cluster) = cluster.upgrade() {
+            let n = batch.len() as u64;
+            if failed {
+                cluster.publish_dropped.fetch_add(n, Ordering::Relaxed);
+            }
+            cluster.publish_settled.fetch_add(n, Ordering::SeqCst);
         }
         batch.clear();
     }
