@@ -303,13 +303,13 @@ impl<E: SocketEmitter> NamespaceTask<E> {
             // `uid` is this server's node, `peer` the other one.
             Event::PeerUp { uid } => tracing::info!(
                 nsp = self.node.nsp(),
-                uid = self.node.uid(),
+                uid = %self.node.uid(),
                 peer = %uid,
                 "crosscast peer up"
             ),
             Event::PeerDown { uid, closed } => tracing::info!(
                 nsp = self.node.nsp(),
-                uid = self.node.uid(),
+                uid = %self.node.uid(),
                 peer = %uid,
                 closed,
                 "crosscast peer down"
