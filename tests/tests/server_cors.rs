@@ -204,9 +204,12 @@ fn origins_from_the_environment_and_any_origin() {
     assert_eq!(hello.header("access-control-allow-credentials"), None);
 }
 
+/// Arguments and environment of one invalid invocation.
+type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
+
 #[test]
 fn a_bad_origin_is_one_line_and_exit_2() {
-    let cases: [(&[&str], &[(&str, &str)]); 5] = [
+    let cases: [Case<'_>; 5] = [
         (&["serve", "--cors-origin", "app.example"], &[]),
         (&["serve", "--cors-origin", "https://app.example/chat"], &[]),
         (&["serve", "--cors-origin", "https://app.example:http"], &[]),

@@ -176,9 +176,12 @@ fn a_failure_and_emit_log_json_too() {
     }
 }
 
+/// Arguments and environment of one invalid invocation.
+type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
+
 #[test]
 fn a_bad_log_format_is_one_line_and_exit_2() {
-    let cases: [(&[&str], &[(&str, &str)]); 3] = [
+    let cases: [Case<'_>; 3] = [
         (&["serve", "--port", "0", "--log-format", "xml"], &[]),
         (
             &["serve", "--port", "0"],
