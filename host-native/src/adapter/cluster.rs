@@ -349,19 +349,34 @@ impl Cluster {
     /// or dropped (and counted in [`Metrics::publish_dropped`]). Unbounded while Redis is
     /// slow: bound it with a timeout.
     pub async fn flush(&self) {
+        self.flush_while_progressing(Duration::MAX).await;
+    }
+
+    /// [`Cluster::flush`], giving up once nothing was settled for `stall`.
+    async fn flush_while_progressing(&self, stall: Duration) {
         let queued = self.inner.publish_queued.load(Ordering::SeqCst);
-        while self.inner.publish_settled.load(Ordering::SeqCst) < queued {
+        let mut settled = self.inner.publish_settled.load(Ordering::SeqCst);
+        let mut since = Instant::now();
+        while settled < queued {
             tokio::time::sleep(Duration::from_millis(5)).await;
+            let now = self.inner.publish_settled.load(Ordering::SeqCst);
+            if now != settled {
+                settled = now;
+                since = Instant::now();
+            } else if since.elapsed() >= stall {
+                return;
+            }
         }
     }
 
-    /// Publishes what is queued ([`Cluster::flush`], for at most the driver's
-    /// `response_timeout`), then closes the Redis driver. Close the Socket.IO server first
-    /// (`io.close()`), which closes every namespace adapter: its node unsubscribes and
-    /// announces its close, and that announcement is among what is published here.
+    /// Publishes what is queued (as [`Cluster::flush`], while Redis keeps taking it: it
+    /// gives up after the driver's `response_timeout` without progress), then closes the
+    /// Redis driver. Close the Socket.IO server first (`io.close()`), which closes every
+    /// namespace adapter: its node unsubscribes and announces its close, and that
+    /// announcement is among what is published here. Bound it with a timeout.
     pub async fn close(&self) {
-        let bound = self.inner.config.driver.response_timeout;
-        let _ = tokio::time::timeout(bound, self.flush()).await;
+        self.flush_while_progressing(self.inner.config.driver.response_timeout)
+            .await;
         self.inner.driver.close().await;
     }
 }

@@ -10,7 +10,8 @@
 //! 3. **Tells the clients to reconnect elsewhere** by closing their Engine.IO sessions: each
 //!    client gets the Engine.IO `close` packet and its transport closes. A Socket.IO client
 //!    (browser or Node.js, WebSocket or long-polling) then sees `disconnect` with the reason
-//!    `"transport close"`, which it answers by reconnecting on its own, with its usual
+//!    `"transport close"` (a long-polling client between two polls finds its session gone:
+//!    `"transport error"`), which it answers by reconnecting on its own, with its usual
 //!    back-off (`reconnection: true`, the default), to whatever its URL reaches next: another
 //!    server behind the load balancer, or this one once restarted. It does not see
 //!    `"io server disconnect"`, which would stop it from reconnecting. Acks it still waits
