@@ -24,7 +24,7 @@ use super::limits::{self, Limits};
 use super::logs;
 use super::metrics::Metrics;
 use super::publish::Publisher;
-use super::shutdown::{self, Deadline};
+use super::shutdown::{self, CLIENTS_BOUND, Deadline, HANDLERS_BOUND, SHUTDOWN_BOUND};
 
 /// A failure of `crosscast serve`, shown as one line.
 #[derive(Debug, thiserror::Error)]
@@ -210,30 +210,41 @@ pub(crate) async fn run<A: Adapter>(
     // 2. No new client event (nor bridged message); those being handled finish first.
     if let Some(task) = bridge_task {
         task.abort();
-        let _ = deadline.run("stopping the bridges", task).await;
+        let _ = deadline
+            .run("stopping the bridges", HANDLERS_BOUND, task)
+            .await;
     }
     deadline
-        .run("the client events being handled", limits.gate.close())
+        .run(
+            "the client events being handled",
+            HANDLERS_BOUND,
+            limits.gate.close(),
+        )
         .await;
     // 3. and 4. Every client's transport closes (clients see "transport close" and
     // reconnect); then every namespace adapter closes: its node leaves the cluster.
     deadline
-        .run("closing the client connections", io.close())
+        .run("closing the client connections", CLIENTS_BOUND, io.close())
         .await;
     // 5. What is queued for Redis is published, then the connections close.
-    deadline.run("leaving the cluster", cluster.close()).await;
+    deadline
+        .run("leaving the cluster", SHUTDOWN_BOUND, cluster.close())
+        .await;
     deadline
         .run(
             "the --publish messages in flight",
+            SHUTDOWN_BOUND,
             shutdown::until(|| publisher.in_flight() == 0),
         )
         .await;
     if let Some(driver) = driver {
-        deadline.run("closing Redis", driver.close()).await;
+        deadline
+            .run("closing Redis", SHUTDOWN_BOUND, driver.close())
+            .await;
     }
     // 6. The last HTTP connections.
     if deadline
-        .run("closing the HTTP connections", &mut server)
+        .run("closing the HTTP connections", SHUTDOWN_BOUND, &mut server)
         .await
         .is_none()
     {

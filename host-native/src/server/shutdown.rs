@@ -24,8 +24,11 @@
 //!    connection closes; so are the `--publish` messages in flight.
 //! 6. Waits for the last HTTP connections, then exits with status 0.
 //!
-//! A step that does not finish in the time left is cut short with a warning, and the next
-//! step runs; the process exits within [`SHUTDOWN_BOUND`] (plus one second for the runtime).
+//! A step that does not finish in its time is cut short with a warning, and the next step
+//! runs: step 2 gets at most [`HANDLERS_BOUND`] (a handler still inside then, such as a `who`
+//! waiting for slow peers, has done what touches Socket.IO already: those calls come first,
+//! in its first poll), step 3 at most [`CLIENTS_BOUND`], the rest what is left; the process
+//! exits within [`SHUTDOWN_BOUND`] (plus one second for the runtime).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -36,6 +39,10 @@ use tokio::time::Instant;
 
 /// The most a graceful shutdown takes, all steps together.
 pub(crate) const SHUTDOWN_BOUND: Duration = Duration::from_secs(10);
+/// The most the handlers of client events get to finish (step 2), and the clients'
+/// connections to close (step 3): the rest of [`SHUTDOWN_BOUND`] is for the cluster.
+pub(crate) const HANDLERS_BOUND: Duration = Duration::from_secs(2);
+pub(crate) const CLIENTS_BOUND: Duration = Duration::from_secs(3);
 
 /// Lets client event handlers in until shutdown, then waits for those inside.
 #[derive(Debug, Default)]
@@ -112,12 +119,19 @@ impl Deadline {
         Self(Instant::now() + SHUTDOWN_BOUND)
     }
 
-    /// Runs `step` in the time left; `None` (and a warning naming `what`) when it was cut.
-    pub(crate) async fn run<T>(&self, what: &str, step: impl Future<Output = T>) -> Option<T> {
-        match tokio::time::timeout_at(self.0, step).await {
+    /// Runs `step` for at most `cap` of the time left; `None` (and a warning naming `what`)
+    /// when it was cut.
+    pub(crate) async fn run<T>(
+        &self,
+        what: &str,
+        cap: Duration,
+        step: impl Future<Output = T>,
+    ) -> Option<T> {
+        let until = self.0.min(Instant::now() + cap);
+        match tokio::time::timeout_at(until, step).await {
             Ok(done) => Some(done),
             Err(_) => {
-                tracing::warn!("shutdown: {what} did not finish within {SHUTDOWN_BOUND:?}");
+                tracing::warn!("shutdown: {what} cut short");
                 None
             }
         }
