@@ -370,12 +370,13 @@ impl Cluster {
     }
 
     /// Publishes what is queued (as [`Cluster::flush`], while Redis keeps taking it: it
-    /// gives up after the driver's `response_timeout` without progress), then closes the
-    /// Redis driver. Close the Socket.IO server first (`io.close()`), which closes every
-    /// namespace adapter: its node unsubscribes and announces its close, and that
-    /// announcement is among what is published here. Bound it with a timeout.
+    /// gives up after the driver's `response_timeout` without progress, and after five times
+    /// that in all), then closes the Redis driver. Close the Socket.IO server first
+    /// (`io.close()`), which closes every namespace adapter: its node unsubscribes and
+    /// announces its close, and that announcement is among what is published here.
     pub async fn close(&self) {
-        self.flush_while_progressing(self.inner.config.driver.response_timeout)
+        let stall = self.inner.config.driver.response_timeout;
+        let _ = tokio::time::timeout(stall.saturating_mul(5), self.flush_while_progressing(stall))
             .await;
         self.inner.driver.close().await;
     }
