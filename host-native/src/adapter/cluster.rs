@@ -248,6 +248,10 @@ pub(crate) struct ClusterInner {
     publisher: mpsc::Sender<(Transmit, Charge)>,
     publish_budget: Arc<ByteBudget>,
     counters: Counters,
+    /// Messages handed to [`ClusterInner::publish`], and those of them published or dropped
+    /// since: [`Cluster::flush`] waits for the second to reach the first.
+    publish_queued: AtomicU64,
+    publish_settled: AtomicU64,
     refused: AtomicU64,
     pub(crate) ids: IdBook,
     pub(crate) sockets: SocketBook,
@@ -291,6 +295,8 @@ impl Cluster {
             publisher,
             publish_budget: ByteBudget::new(config_publish_bytes),
             counters: Counters::default(),
+            publish_queued: AtomicU64::new(0),
+            publish_settled: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             ids: IdBook::new(),
             sockets,
@@ -517,9 +523,39 @@ impl Cluster {
         Ok(completion)
     }
 
-    /// Closes the Redis driver. Close the Socket.IO server first (`io.close()`),
-    /// which closes every namespace adapter.
+    /// Waits until every message queued for the other servers before the call is published
+    /// or dropped (and counted in [`Metrics::publish_dropped`]). Unbounded while Redis is
+    /// slow: bound it with a timeout.
+    pub async fn flush(&self) {
+        self.flush_while_progressing(Duration::MAX).await;
+    }
+
+    /// [`Cluster::flush`], giving up once nothing was settled for `stall`.
+    async fn flush_while_progressing(&self, stall: Duration) {
+        let queued = self.inner.publish_queued.load(Ordering::SeqCst);
+        let mut settled = self.inner.publish_settled.load(Ordering::SeqCst);
+        let mut since = Instant::now();
+        while settled < queued {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let now = self.inner.publish_settled.load(Ordering::SeqCst);
+            if now != settled {
+                settled = now;
+                since = Instant::now();
+            } else if since.elapsed() >= stall {
+                return;
+            }
+        }
+    }
+
+    /// Publishes what is queued (as [`Cluster::flush`], while Redis keeps taking it: it
+    /// gives up after the driver's `response_timeout` without progress, and after five times
+    /// that in all), then closes the Redis driver. Close the Socket.IO server first
+    /// (`io.close()`), which closes every namespace adapter: its node unsubscribes and
+    /// announces its close, and that announcement is among what is published here.
     pub async fn close(&self) {
+        let stall = self.inner.config.driver.response_timeout;
+        let _ = tokio::time::timeout(stall.saturating_mul(5), self.flush_while_progressing(stall))
+            .await;
         self.inner.driver.close().await;
     }
 }
@@ -624,6 +660,19 @@ impl ClusterInner {
         lock(&self.uids).insert(nsp.to_owned(), uid.to_owned());
     }
 
+    /// The uids of this server's namespace nodes, in namespace order, comma-separated (one
+    /// uid for a server with one namespace): how log lines name this server.
+    pub(crate) fn uids(&self) -> String {
+        let uids = lock(&self.uids);
+        let mut by_nsp: Vec<(&String, &String)> = uids.iter().collect();
+        by_nsp.sort();
+        by_nsp
+            .iter()
+            .map(|(_, uid)| uid.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     pub(crate) fn forget_namespace(&self, nsp: &str) {
         lock(&self.namespaces).remove(nsp);
         lock(&self.locals).remove(nsp);
@@ -658,15 +707,20 @@ impl ClusterInner {
     /// bytes), or comes while Redis is down, is dropped and counted by reason.
     pub(crate) fn publish(&self, transmit: Transmit) {
         let c = &self.counters;
+        self.publish_queued.fetch_add(1, Ordering::SeqCst);
+        let dropped = |counter: &AtomicU64| {
+            bump(counter, 1);
+            self.publish_settled.fetch_add(1, Ordering::SeqCst);
+        };
         if !self.driver.is_connected() {
-            return bump(&c.publish_redis_down, 1);
+            return dropped(&c.publish_redis_down);
         }
         let bytes = transmit.channel.len() + transmit.payload.len();
         let Some(charge) = self.publish_budget.try_charge(bytes) else {
-            return bump(&c.publish_queue_bytes, 1);
+            return dropped(&c.publish_queue_bytes);
         };
         if self.publisher.try_send((transmit, charge)).is_err() {
-            bump(&c.publish_queue_full, 1);
+            dropped(&c.publish_queue_full);
         }
     }
 
@@ -793,7 +847,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Routes each Redis message to the namespace that subscribed its channel (or pattern).
+///
+/// Logs the connection changes, naming the node uids of this server ([`ClusterInner::uids`]).
 async fn dispatch(cluster: std::sync::Weak<ClusterInner>, mut events: mpsc::Receiver<DriverEvent>) {
+    let mut reconnected = false;
     while let Some(event) = events.recv().await {
         let Some(cluster) = cluster.upgrade() else {
             break;
@@ -818,9 +875,17 @@ async fn dispatch(cluster: std::sync::Weak<ClusterInner>, mut events: mpsc::Rece
                     }
                 }
             }
-            DriverEvent::Disconnected { reason } => tracing::warn!(%reason, "Redis disconnected"),
-            DriverEvent::Connected => tracing::info!("Redis connected"),
-            DriverEvent::Resubscribed => tracing::info!("Redis subscriptions restored"),
+            // The connection `Cluster::connect` opened is not an event: its first `Connected`
+            // comes before any namespace has a uid to name.
+            DriverEvent::Connected if !reconnected => {}
+            DriverEvent::Disconnected { reason } => {
+                reconnected = true;
+                tracing::warn!(uid = %cluster.uids(), %reason, "Redis disconnected");
+            }
+            DriverEvent::Connected => tracing::info!(uid = %cluster.uids(), "Redis connected"),
+            DriverEvent::Resubscribed => {
+                tracing::info!(uid = %cluster.uids(), "Redis subscriptions restored");
+            }
         }
     }
 }
@@ -848,7 +913,9 @@ async fn publish(
         }
         let result = driver.publish_batch(&batch).await;
         if let Some(cluster) = cluster.upgrade() {
-            cluster.count_published(&result, batch.len() as u64);
+            let n = batch.len() as u64;
+            cluster.count_published(&result, n);
+            cluster.publish_settled.fetch_add(n, Ordering::SeqCst);
         }
         batch.clear();
         charges.clear();

@@ -458,12 +458,20 @@ impl<E: SocketEmitter> NamespaceTask<E> {
                     },
                 );
             }
-            Event::PeerUp { uid } => {
-                tracing::debug!(nsp = self.node.nsp(), %uid, "crosscast peer up")
-            }
-            Event::PeerDown { uid, closed } => {
-                tracing::info!(nsp = self.node.nsp(), %uid, closed, "crosscast peer down")
-            }
+            // `uid` is this server's node, `peer` the other one.
+            Event::PeerUp { uid } => tracing::info!(
+                nsp = self.node.nsp(),
+                uid = %self.node.uid(),
+                peer = %uid,
+                "crosscast peer up"
+            ),
+            Event::PeerDown { uid, closed } => tracing::info!(
+                nsp = self.node.nsp(),
+                uid = %self.node.uid(),
+                peer = %uid,
+                closed,
+                "crosscast peer down"
+            ),
             local => {
                 let Some(adapter) = self.adapter.upgrade() else {
                     return;

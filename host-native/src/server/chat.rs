@@ -17,7 +17,8 @@
 //!   without the flag: a browser does not drive server-to-server events.
 //!
 //! Every event is behind the socket's limits (`limits`): over the event rate it gets
-//! `ack({error})`; `who` and `x:sse` over the requests in flight too.
+//! `ack({error})`; `who` and `x:sse` over the requests in flight too. Once the server stops,
+//! no event is handled any more (the limits' gate, see `shutdown`).
 //!
 //! With `--publish CHANNEL:EVENT`, each client event named EVENT (one of these or any other)
 //! is also PUBLISHed on CHANNEL (see `publish`).
@@ -84,8 +85,13 @@ impl Chat {
 
     /// Answers the server-side events of the other servers with the state of `io`.
     pub(crate) fn serve_server_events<A: Adapter>(&self, io: SocketIo<A>) {
+        let gate = Arc::clone(&self.limits.gate);
         self.cluster
             .on_server_event(Arc::new(move |event: ServerEvent| {
+                // Unanswered once the server stops: `io` is closing.
+                let Some(_pass) = gate.enter() else {
+                    return;
+                };
                 match event.event.as_str() {
                     "stats" => {
                         let sockets = io.sockets().len();
@@ -163,6 +169,9 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, cha
     socket.on(
         "chat message",
         guarded(g, async move |io: SocketIo<A>, Data(msg): Data<Msg>| {
+            let Some(_pass) = c.limits.gate.enter() else {
+                return;
+            };
             c.metrics.chat_message();
             let sent = match c.publisher.publish("chat message", &msg, true) {
                 Route::Adapter => io.emit("chat message", &msg).await,
@@ -184,6 +193,9 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, cha
                         io: SocketIo<A>,
                         Data(room): Data<Msg>,
                         ack: AckSender<A>| {
+                let Some(_pass) = c.limits.gate.enter() else {
+                    return;
+                };
                 c.publisher.publish("join", &room, false);
                 let Some(room) = room_name(&room) else {
                     let _ = ack.send(&false);
@@ -225,6 +237,9 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, cha
                         io: SocketIo<A>,
                         Data(room): Data<Msg>,
                         ack: AckSender<A>| {
+                let Some(_pass) = c.limits.gate.enter() else {
+                    return;
+                };
                 c.publisher.publish("leave", &room, false);
                 let Some(room) = room_name(&room) else {
                     let _ = ack.send(&false);
@@ -250,6 +265,9 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, cha
     socket.on(
         "room message",
         guarded(g, async move |io: SocketIo<A>, Data(body): Data<Msg>| {
+            let Some(_pass) = c.limits.gate.enter() else {
+                return;
+            };
             c.publisher.publish("room message", &body, false);
             let room = field(&body, "room")
                 .and_then(Msg::as_str)
@@ -271,6 +289,9 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, cha
     socket.on(
         "who",
         guarded(g, async move |io: SocketIo<A>, ack: AckSender<A>| {
+            let Some(_pass) = c.limits.gate.enter() else {
+                return;
+            };
             c.publisher.publish("who", &Msg::Nil, false);
             let Some(_permit) = l.request() else {
                 let _ = ack.send(&too_many_requests(&l));
@@ -291,6 +312,9 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, cha
     socket.on(
         "x:sse",
         guarded(g, async move |Data(data): Data<Msg>, ack: AckSender<A>| {
+            let Some(_pass) = c.limits.gate.enter() else {
+                return;
+            };
             c.publisher.publish("x:sse", &data, false);
             let (event, args) = sse_request(data);
             if !c.limits.client_may_send(&event) {
@@ -329,6 +353,9 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, cha
         socket.on(
             event,
             guarded(g, async move |Data(data): Data<Msg>| {
+                let Some(_pass) = c.limits.gate.enter() else {
+                    return;
+                };
                 c.publisher.publish(&name, &data, false);
             }),
         );

@@ -17,6 +17,9 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// How the log is written (every command).
+    #[command(flatten)]
+    pub logs: LogArgs,
 }
 
 /// The subcommands.
@@ -293,6 +296,9 @@ pub struct ServeConfig {
         hide_env_values = true
     )]
     pub max_rooms_per_socket: u64,
+    /// Which web pages may use this server (CORS).
+    #[command(flatten)]
+    pub cors: CorsArgs,
 }
 
 impl ServeConfig {
@@ -349,8 +355,183 @@ pub struct EmitArgs {
     pub args: Vec<String>,
 }
 
+// ---- operations: the log format and the origin policy -------------------------------------
+
+/// How the log on stderr is written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event: time, level, target, message, `key=value` fields.
+    #[default]
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, `message` and the fields.
+    Json,
+}
+
+/// The log options, accepted before or after the subcommand.
+#[derive(Clone, Debug, Args)]
+pub struct LogArgs {
+    /// Log format on stderr: text, or json (one JSON object per line). Once the server has
+    /// joined its cluster, every line names its node with a `uid` field.
+    #[arg(
+        long,
+        global = true,
+        env = "CROSSCAST_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        hide_env_values = true
+    )]
+    pub log_format: LogFormat,
+}
+
+/// An origin a web page may use the server from (`--cors-origin`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CorsOrigin {
+    /// `*`: every origin.
+    Any,
+    /// `scheme://host[:port]`, lowercase, without the scheme's default port, as browsers send
+    /// it in `Origin`.
+    Exact(String),
+}
+
+/// Parses `*` or `scheme://host[:port]` (a trailing `/` is allowed; a path, query, user or
+/// fragment is not).
+pub fn parse_cors_origin(text: &str) -> Result<CorsOrigin, String> {
+    if text == "*" {
+        return Ok(CorsOrigin::Any);
+    }
+    let bad = |why: &str| {
+        Err(format!(
+            "{text:?} is not an origin ({why}); expected scheme://host[:port] or *"
+        ))
+    };
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return bad("no scheme://");
+    };
+    let scheme = scheme.to_ascii_lowercase();
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !scheme_ok {
+        return bad("a bad scheme");
+    }
+    let authority = rest.strip_suffix('/').unwrap_or(rest).to_ascii_lowercase();
+    if authority.is_empty() {
+        return bad("no host");
+    }
+    if !authority.is_ascii() {
+        return bad("not ASCII: write an international name in its xn-- form");
+    }
+    if authority
+        .chars()
+        .any(|c| c.is_whitespace() || matches!(c, '/' | '?' | '#' | '@' | '\\' | ','))
+    {
+        return bad("only scheme, host and port");
+    }
+    let (host, port) = split_port(&authority);
+    if host.is_empty() {
+        return bad("no host");
+    }
+    let port = match port {
+        None => None,
+        Some(p) => match p.parse::<u16>() {
+            Ok(n) if !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) => Some(n),
+            _ => return bad("a bad port"),
+        },
+    };
+    let default_port = match scheme.as_str() {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        _ => None,
+    };
+    Ok(CorsOrigin::Exact(match port {
+        Some(p) if Some(p) != default_port => format!("{scheme}://{host}:{p}"),
+        _ => format!("{scheme}://{host}"),
+    }))
+}
+
+/// `host[:port]` into the host and the port text (an IPv6 host is in brackets).
+pub(crate) fn split_port(authority: &str) -> (&str, Option<&str>) {
+    if let Some(end) = authority.rfind(']') {
+        return match authority[end + 1..].strip_prefix(':') {
+            Some(port) => (&authority[..=end], Some(port)),
+            None => (authority, None),
+        };
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    }
+}
+
+/// The origin policy of `crosscast serve`.
+#[derive(Clone, Debug, Args)]
+pub struct CorsArgs {
+    /// Let web pages of ORIGIN (scheme://host[:port], or * for any) use the Socket.IO
+    /// endpoint: CORS headers on HTTP long-polling, and WebSocket upgrades accepted.
+    /// Repeatable, comma-separated in the environment. Without it only pages served by this
+    /// server (same origin) may; a request from another origin is refused with 403.
+    /// Requests without an Origin header (non-browser clients) are always served.
+    #[arg(
+        long = "cors-origin",
+        env = "CROSSCAST_CORS_ORIGIN",
+        value_name = "ORIGIN",
+        value_parser = parse_cors_origin,
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub cors_origins: Vec<CorsOrigin>,
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_normalised_as_browsers_send_them() {
+        let exact = |s: &str| Ok(CorsOrigin::Exact(s.to_owned()));
+        assert_eq!(parse_cors_origin("*"), Ok(CorsOrigin::Any));
+        assert_eq!(
+            parse_cors_origin("https://Chat.Example.com"),
+            exact("https://chat.example.com")
+        );
+        assert_eq!(
+            parse_cors_origin("https://a.example:443/"),
+            exact("https://a.example")
+        );
+        assert_eq!(
+            parse_cors_origin("http://a.example:80"),
+            exact("http://a.example")
+        );
+        assert_eq!(
+            parse_cors_origin("http://127.0.0.1:8080"),
+            exact("http://127.0.0.1:8080")
+        );
+        assert_eq!(
+            parse_cors_origin("http://[::1]:3000"),
+            exact("http://[::1]:3000")
+        );
+        assert_eq!(parse_cors_origin("app://local"), exact("app://local"));
+        for bad in [
+            "",
+            "example.com",
+            "https://",
+            "https://a.example/path",
+            "https://a.example?x=1",
+            "https://user@a.example",
+            "https://a.example:port",
+            "https://a.example:99999",
+            "https://:80",
+            "1http://a.example",
+            "https://a b",
+        ] {
+            assert!(parse_cors_origin(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+}
+
+#[cfg(test)]
+mod emit_tests {
     use clap::Parser;
 
     use super::{Cli, Command};

@@ -65,6 +65,8 @@ pub(crate) struct Limits {
     /// Sockets admitted now.
     admitted: AtomicUsize,
     metrics: Arc<Metrics>,
+    /// Client event handlers run inside it; it closes when the server stops (`shutdown`).
+    pub(crate) gate: Arc<super::shutdown::Gate>,
 }
 
 impl Limits {
@@ -80,6 +82,7 @@ impl Limits {
             client_sse: config.client_sse.clone(),
             admitted: AtomicUsize::new(0),
             metrics,
+            gate: Arc::default(),
         }
     }
 

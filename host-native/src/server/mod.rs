@@ -7,6 +7,9 @@
 //!   adapter choice); the embedded single-node mode today.
 //! - `chat`: the Socket.IO events of namespace `/`, generic over the adapter.
 //! - `http`, `page`, `metrics`: `/`, the client bundle, `/healthz`, `/metrics`.
+//! - `cors`: `--cors-origin`, the origin policy of the Socket.IO endpoint.
+//! - `logs`: `--log-format`, the log on stderr.
+//! - `shutdown`: what a signal stops, in order (see `shutdown` for what clients see).
 //! - `limits`: what one client may do (connections, payload, event rate, requests, rooms).
 //! - `bridge`: `--bridge CHANNEL:EVENT`; `publish`: `--publish CHANNEL[:EVENT]`; `emit`:
 //!   `crosscast emit`.
@@ -20,17 +23,19 @@ mod bridge;
 mod chat;
 pub mod cli;
 mod cluster;
+mod cors;
 mod emit;
 mod http;
 mod limits;
+mod logs;
 mod metrics;
 mod page;
 mod publish;
 mod redis;
 mod serve;
+mod shutdown;
 mod value;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -70,13 +75,14 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    init_tracing();
+    let log_format = cli.logs.log_format;
+    logs::init(log_format);
     // What the parser cannot check alone (flags together, `emit -` reading stdin): invalid
     // input too, refused before anything starts.
     let command = match prepare(cli.command) {
         Ok(command) => command,
         Err(e) => {
-            eprintln!("crosscast: {e}");
+            logs::fatal(log_format, &e);
             return ExitCode::from(2);
         }
     };
@@ -86,7 +92,7 @@ pub fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("crosscast: cannot start the async runtime: {e}");
+            logs::fatal(log_format, &format!("cannot start the async runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -105,7 +111,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("crosscast: {e}");
+            logs::fatal(log_format, &e);
             ExitCode::FAILURE
         }
     }
@@ -131,26 +137,4 @@ fn prepare(command: Command) -> Result<Prepared, String> {
             Ok(Prepared::Emit(args, values))
         }
     }
-}
-
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`), and watches engineioxide's
-/// WebSocket transport for messages over `--max-payload` (see `limits::PayloadWatch`),
-/// whatever `RUST_LOG` says.
-fn init_tracing() {
-    use tracing_subscriber::layer::SubscriberExt as _;
-    use tracing_subscriber::util::SubscriberInitExt as _;
-    use tracing_subscriber::{EnvFilter, Layer as _, filter::Targets};
-
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let log = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_filter(filter);
-    let watch = limits::PayloadWatch.with_filter(
-        Targets::new().with_target(limits::WS_TRANSPORT_TARGET, tracing::Level::DEBUG),
-    );
-    let _ = tracing_subscriber::registry()
-        .with(log)
-        .with(watch)
-        .try_init();
 }

@@ -203,6 +203,11 @@ impl Publisher {
         &self.stats
     }
 
+    /// Publishes in flight now (shutdown waits for none).
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
     /// The client events that are published, each once.
     pub(crate) fn events(&self) -> Vec<String> {
         let mut events: Vec<String> = self.routes.iter().map(|r| r.event.clone()).collect();

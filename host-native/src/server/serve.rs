@@ -1,8 +1,8 @@
 //! `crosscast serve`: binds, connects Redis when configured, runs the app on the adapter that
-//! [`cluster::launch`] picks, and shuts down gracefully on SIGTERM or SIGINT.
+//! [`cluster::launch`] picks, and shuts down gracefully on SIGTERM or SIGINT (the steps and
+//! what clients see: `shutdown`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use socketioxide::adapter::Adapter;
 use socketioxide::layer::SocketIoLayer;
@@ -10,7 +10,7 @@ use socketioxide::{ParserConfig, SocketIo, SocketIoBuilder};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tower_http::trace::TraceLayer;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::driver::{Driver, DriverEvent, PubSubKind};
 
@@ -18,13 +18,13 @@ use super::bridge;
 use super::chat::Chat;
 use super::cli::{AdapterKind, ServeConfig};
 use super::cluster::{self, Cluster};
+use super::cors::{self, OriginPolicy};
 use super::http::{self, Status};
 use super::limits::{self, Limits};
+use super::logs;
 use super::metrics::Metrics;
 use super::publish::Publisher;
-
-/// How long closing Socket.IO and then the HTTP connections may take after a signal.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+use super::shutdown::{self, CLIENTS_BOUND, Deadline, HANDLERS_BOUND, SHUTDOWN_BOUND};
 
 /// A failure of `crosscast serve`, shown as one line.
 #[derive(Debug, thiserror::Error)]
@@ -125,8 +125,8 @@ pub(crate) async fn serve(config: ServeConfig) -> Result<Served, ServeError> {
     cluster::launch(config, shared).await
 }
 
-/// Serves `io` (already mounted) with the HTTP routes until SIGTERM or SIGINT, then stops
-/// accepting, closes Socket.IO (and so the adapter), the cluster and Redis.
+/// Serves `io` (already mounted) with the HTTP routes until SIGTERM or SIGINT, then stops as
+/// `shutdown` describes.
 pub(crate) async fn run<A: Adapter>(
     config: ServeConfig,
     shared: Shared,
@@ -135,13 +135,15 @@ pub(crate) async fn run<A: Adapter>(
     cluster: Arc<Cluster>,
     chat: Chat,
 ) -> Result<Served, ServeError> {
+    // From here on every log line names this node.
+    logs::set_node_uid(&cluster.uid());
     chat.serve_server_events(io.clone());
     let Shared {
         listener,
         metrics,
         redis,
         publisher,
-        limits: _,
+        limits,
     } = shared;
     let (driver, bridge_task) = match redis {
         Some((driver, events)) => {
@@ -160,15 +162,18 @@ pub(crate) async fn run<A: Adapter>(
     let status = Status {
         cluster: Arc::clone(&cluster),
         metrics: Arc::clone(&metrics),
-        publisher,
+        publisher: Arc::clone(&publisher),
         redis: driver.clone(),
     };
+    let origins = OriginPolicy::new(&config.cors.cors_origins);
     let app = http::router(status)
         .layer(layer)
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             limits::count_polling_refusals,
         ))
+        .layer(origins.layer())
+        .layer(axum::middleware::from_fn_with_state(origins, cors::guard))
         .layer(TraceLayer::new_for_http());
     let local = listener
         .local_addr()
@@ -204,28 +209,53 @@ pub(crate) async fn run<A: Adapter>(
             }));
         }
     }
+    let deadline = Deadline::start();
+    // 1. No new connection.
     let _ = stop_tx.send(true);
-    if tokio::time::timeout(SHUTDOWN_GRACE, io.close())
-        .await
-        .is_err()
-    {
-        warn!("closing Socket.IO took longer than {SHUTDOWN_GRACE:?}");
-    }
-    match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
-        Ok(_) => {}
-        Err(_) => {
-            warn!("open HTTP connections after {SHUTDOWN_GRACE:?}: dropping them");
-            server.abort();
-        }
-    }
-    cluster.close().await;
-    if let Some(driver) = driver {
-        driver.close().await;
-    }
+    // 2. No new client event (nor bridged message); those being handled finish first.
     if let Some(task) = bridge_task {
         task.abort();
+        let _ = deadline
+            .run("stopping the bridges", HANDLERS_BOUND, task)
+            .await;
     }
-    info!("stopped");
+    deadline
+        .run(
+            "the client events being handled",
+            HANDLERS_BOUND,
+            limits.gate.close(),
+        )
+        .await;
+    // 3. and 4. Every client's transport closes (clients see "transport close" and
+    // reconnect); then every namespace adapter closes: its node leaves the cluster.
+    deadline
+        .run("closing the client connections", CLIENTS_BOUND, io.close())
+        .await;
+    // 5. What is queued for Redis is published, then the connections close.
+    deadline
+        .run("leaving the cluster", SHUTDOWN_BOUND, cluster.close())
+        .await;
+    deadline
+        .run(
+            "the --publish messages in flight",
+            SHUTDOWN_BOUND,
+            shutdown::until(|| publisher.in_flight() == 0),
+        )
+        .await;
+    if let Some(driver) = driver {
+        deadline
+            .run("closing Redis", SHUTDOWN_BOUND, driver.close())
+            .await;
+    }
+    // 6. The last HTTP connections.
+    if deadline
+        .run("closing the HTTP connections", SHUTDOWN_BOUND, &mut server)
+        .await
+        .is_none()
+    {
+        server.abort();
+    }
+    info!(events_not_handled = limits.gate.turned_away(), "stopped");
     Ok(Served::Stopped)
 }
 

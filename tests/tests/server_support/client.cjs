@@ -1,7 +1,9 @@
 // A real Socket.IO client (socket.io-client from interop/node/node_modules) driven line by
 // line, for the Rust process tests of `crosscast serve`.
 //
-// Usage: node client.cjs URL
+// Usage: node client.cjs URL [OPTIONS_JSON]
+//   OPTIONS_JSON: socket.io-client options over the defaults (websocket only, no reconnection),
+//   e.g. {"extraHeaders":{"origin":"https://app.example"}} or {"reconnection":true}.
 // Prints one JSON object per line on stdout:
 //   {"type":"connected","id":...} | {"type":"connect_error","message":...}
 //   {"type":"event","event":...,"args":[...]}      every event received
@@ -19,7 +21,8 @@ const readline = require("node:readline");
 const { io } = require("socket.io-client");
 
 const url = process.argv[2];
-const socket = io(url, { transports: ["websocket"], reconnection: false, timeout: 10000 });
+const options = process.argv[3] ? JSON.parse(process.argv[3]) : {};
+const socket = io(url, { transports: ["websocket"], reconnection: false, timeout: 10000, ...options });
 
 function encode(value) {
   if (Buffer.isBuffer(value) || value instanceof ArrayBuffer || ArrayBuffer.isView(value)) {

@@ -145,7 +145,7 @@ pub fn run_with_stdin(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Outp
 
 /// Every environment variable of the command line (and `HOST`, its old name for
 /// `CROSSCAST_HOST`).
-pub const ENV_VARS: [&str; 21] = [
+pub const ENV_VARS: [&str; 23] = [
     "HOST",
     "CROSSCAST_HOST",
     "PORT",
@@ -167,6 +167,8 @@ pub const ENV_VARS: [&str; 21] = [
     "CROSSCAST_REDIS_INBOUND_QUEUE_BYTES",
     "CROSSCAST_REDIS_CLUSTER",
     "CROSSCAST_REDIS_CA",
+    "CROSSCAST_CORS_ORIGIN",
+    "CROSSCAST_LOG_FORMAT",
 ];
 
 fn clean_env(cmd: &mut Command) {
@@ -320,6 +322,11 @@ impl Server {
         assert!(status.success(), "kill -{signal} failed");
     }
 
+    /// The exit status, if the process has exited (no wait).
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("poll the server")
+    }
+
     /// Waits (bounded by [`WAIT`]) for the process to exit.
     pub fn wait_exit(&mut self) -> ExitStatus {
         let deadline = Instant::now() + WAIT;
@@ -402,6 +409,100 @@ pub fn http_post(addr: &str, path: &str, body: &str) -> (u16, String) {
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("no status in {head:?}"));
     (status, body.to_owned())
+}
+
+/// An HTTP/1.1 response: status, headers (names lowercase, in order) and body.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    /// The first header named `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The names of the `access-control-*` headers.
+    pub fn cors_headers(&self) -> Vec<&str> {
+        self.headers
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| n.starts_with("access-control-"))
+            .collect()
+    }
+}
+
+/// A plain HTTP/1.1 request `method path` with extra `headers` and `body` (connection closed
+/// after the response; a `101` upgrade response is read up to its header end).
+pub fn http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Response {
+    let mut stream = TcpStream::connect(addr).expect("connect to the server");
+    stream.set_read_timeout(Some(WAIT)).expect("read timeout");
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() {
+        head.push_str(&format!(
+            "Content-Type: text/plain;charset=UTF-8\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    head.push_str("\r\n");
+    stream
+        .write_all(head.as_bytes())
+        .expect("send the request head");
+    let _ = stream.write_all(body.as_bytes());
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+        }
+        // An upgraded connection stays open: its head is the whole answer.
+        if raw.starts_with(b"HTTP/1.1 101") && raw.windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {text:?}"));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"));
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
+    Response {
+        status,
+        headers,
+        body,
+    }
 }
 
 fn dechunk(mut body: &str) -> String {
@@ -503,11 +604,27 @@ impl Client {
 
     /// Connects to `url`; the `connect_error` message when the server refuses.
     pub fn try_connect(url: &str) -> Result<Self, String> {
+        Self::try_connect_with(url, &json!({}))
+    }
+
+    /// Connects to `url` with socket.io-client `options` on top of the defaults (websocket
+    /// only, no reconnection), e.g. `{"extraHeaders": {"origin": ...}}` or
+    /// `{"reconnection": true}`, and waits until connected.
+    pub fn connect_with(url: &str, options: &Value) -> Self {
+        match Self::try_connect_with(url, options) {
+            Ok(client) => client,
+            Err(message) => panic!("cannot connect to {url} with {options}: {message}"),
+        }
+    }
+
+    /// Like [`Client::connect_with`]; the `connect_error` message when the connection fails.
+    pub fn try_connect_with(url: &str, options: &Value) -> Result<Self, String> {
         let script =
             PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/server_support/client.cjs");
         let mut child = Command::new("node")
             .arg(&script)
             .arg(url)
+            .arg(options.to_string())
             .env("NODE_PATH", node_modules())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -659,6 +776,14 @@ impl Client {
     pub fn next_disconnect(&mut self) -> String {
         let m = self.take("a disconnection", |m| m["type"] == "disconnect");
         m["reason"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Waits until a reconnecting client (`{"reconnection": true}`) is connected again;
+    /// returns (and keeps) its new socket id.
+    pub fn next_connect(&mut self) -> String {
+        let m = self.take("a new connection", |m| m["type"] == "connected");
+        self.id = m["id"].as_str().unwrap_or_default().to_owned();
+        self.id.clone()
     }
 }
 
