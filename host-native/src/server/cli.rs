@@ -467,8 +467,8 @@ pub(crate) fn split_port(authority: &str) -> (&str, Option<&str>) {
 /// The origin policy of `crosscast serve`.
 #[derive(Clone, Debug, Args)]
 pub struct CorsArgs {
-    /// Let web pages of ORIGIN (scheme://host[:port], or * for any) use the Socket.IO
-    /// endpoint: CORS headers on HTTP long-polling, and WebSocket upgrades accepted.
+    /// Let web pages of ORIGIN (scheme://host or scheme://host:port, or * for any) use the
+    /// Socket.IO endpoint: CORS headers on HTTP long-polling, and WebSocket upgrades accepted.
     /// Repeatable, comma-separated in the environment. Without it only pages served by this
     /// server (same origin) may; a request from another origin is refused with 403.
     /// Requests without an Origin header (non-browser clients) are always served.

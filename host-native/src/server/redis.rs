@@ -29,8 +29,8 @@ use crate::driver::{DriverConfig, PubSubKind};
 /// The Redis flags of `serve` and `emit` (help heading "Redis").
 #[derive(Clone, Debug, Default, Args)]
 pub struct RedisArgs {
-    /// Redis of the cluster (redis://[user:password@]host:port, rediss:// for TLS). Once: a
-    /// standalone Redis. Repeated: the seed nodes of a Redis Cluster, as --redis-cluster. For
+    /// Redis of the cluster (redis://host:port or redis://user:password@host:port;
+    /// rediss:// for TLS). Once: a standalone Redis. Repeated: the seed nodes of a Redis Cluster, as --redis-cluster. For
     /// `serve`, without any Redis the server is a single node on the in-memory adapter.
     #[arg(
         long = "redis-url",
