@@ -13,7 +13,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use crosscast_core::node::{
-    Completion, Event, NodeConfig, Protocol, PublishKind, Question, RequestId, Subscription, Time,
+    Completion, Event, NodeConfig, Protocol, PublishKind, Question, RequestId, ServerCountCommand,
+    Subscription, Time,
 };
 use crosscast_core::{BroadcastOpts, Node, Packet, Room, SocketInfo, Value};
 
@@ -549,7 +550,12 @@ impl Cluster {
         }
     }
 
-    fn count_subscribers(&self, channel: &str, sharded: bool) -> u64 {
+    fn count_subscribers(&self, channel: &str, command: ServerCountCommand) -> u64 {
+        let sharded = match command {
+            ServerCountCommand::NumSub => false,
+            ServerCountCommand::ShardNumSub => true,
+            other => panic!("the simulated Redis has no {other:?}"),
+        };
         self.hosts
             .iter()
             .filter(|h| !h.dead)
@@ -649,9 +655,9 @@ impl Cluster {
             Question::ServerCount {
                 id,
                 channel,
-                sharded,
+                command,
             } => {
-                let count = self.count_subscribers(&channel, sharded);
+                let count = self.count_subscribers(&channel, command);
                 self.hosts[i]
                     .node
                     .answer_server_count(now, id, count)

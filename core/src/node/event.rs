@@ -35,6 +35,16 @@ pub enum PublishKind {
     SPublish,
 }
 
+/// The Redis command that counts the servers subscribed to a channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ServerCountCommand {
+    /// `PUBSUB NUMSUB` (classic).
+    NumSub,
+    /// `PUBSUB SHARDNUMSUB` (sharded).
+    ShardNumSub,
+}
+
 /// A message to publish.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Transmit {
@@ -69,8 +79,8 @@ pub enum Question {
         id: QuestionId,
         /// The channel whose subscribers are the servers.
         channel: String,
-        /// `true`: SHARDNUMSUB; `false`: NUMSUB.
-        sharded: bool,
+        /// The command that counts them.
+        command: ServerCountCommand,
     },
     /// Which local sockets match `opts` (rooms/except only), with their
     /// handshake, rooms and data? Answer with [`super::Node::answer_local_sockets`].

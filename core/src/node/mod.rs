@@ -37,7 +37,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 pub use config::{NodeConfig, Protocol};
 pub use event::{
     Completion, Event, Outcome, PublishKind, Question, QuestionId, RemoteAckId, RequestId,
-    ServerSideAckId, Subscription, Transmit,
+    ServerCountCommand, ServerSideAckId, Subscription, Transmit,
 };
 pub use stats::Stats;
 pub use time::Time;
@@ -304,7 +304,7 @@ impl Node {
         if self.count_question.is_some() {
             return;
         }
-        let (channel, sharded) = self.dialect.server_count_channel();
+        let (channel, command) = self.dialect.server_count_channel();
         let id = QuestionId(self.next_id());
         self.count_question = Some(id);
         self.ask(
@@ -314,7 +314,7 @@ impl Node {
             Question::ServerCount {
                 id,
                 channel,
-                sharded,
+                command,
             },
         );
     }

@@ -271,6 +271,9 @@ impl std::fmt::Debug for ClusterInner {
 impl Cluster {
     /// Connects to Redis. Fails with [`Error::Driver`] when Redis is unreachable.
     pub async fn connect(mut config: ClusterConfig) -> Result<Cluster, Error> {
+        // Not the command of any core output (each names its own): the subscriber connection a
+        // sharded cluster needs (RESP3, for SSUBSCRIBE), and the commands of the application's
+        // plain channels on [`Cluster::driver`].
         config.driver.kind = match config.mode {
             Mode::Classic { .. } => PubSubKind::Classic,
             Mode::Sharded { .. } => PubSubKind::Sharded,
@@ -734,34 +737,18 @@ impl ClusterInner {
         }
     }
 
+    /// Subscribes `sub` with the command the core named, its messages routed to `route`.
     pub(crate) fn subscribe(&self, sub: Subscription, route: Inbox) {
-        let result = match &sub {
-            Subscription::Channel(c) | Subscription::Sharded(c) => {
-                lock(&self.routes).insert(c.clone(), route);
-                self.driver.subscribe(c.clone())
-            }
-            Subscription::Pattern(p) => {
-                lock(&self.routes).insert(p.clone(), route);
-                self.driver.psubscribe(p.clone())
-            }
-        };
-        if let Err(e) = result {
+        lock(&self.routes).insert(route_key(&sub).to_owned(), route);
+        if let Err(e) = self.driver.subscribe_to(sub.clone()) {
             tracing::warn!(error = %e, ?sub, "subscribe failed");
         }
     }
 
+    /// Unsubscribes `sub` with the command the core named.
     pub(crate) fn unsubscribe(&self, sub: &Subscription) {
-        let result = match sub {
-            Subscription::Channel(c) | Subscription::Sharded(c) => {
-                lock(&self.routes).remove(c);
-                self.driver.unsubscribe(c)
-            }
-            Subscription::Pattern(p) => {
-                lock(&self.routes).remove(p);
-                self.driver.punsubscribe(p)
-            }
-        };
-        if let Err(e) = result {
+        lock(&self.routes).remove(route_key(sub));
+        if let Err(e) = self.driver.unsubscribe_from(sub) {
             tracing::debug!(error = %e, ?sub, "unsubscribe failed");
         }
     }
@@ -842,6 +829,14 @@ impl ServerSideRoutes {
     }
 }
 
+/// The name a subscription's messages arrive under: the channel, or the pattern.
+fn route_key(sub: &Subscription) -> &str {
+    match sub {
+        Subscription::Channel(c) | Subscription::Sharded(c) => c,
+        Subscription::Pattern(p) => p,
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -893,8 +888,9 @@ async fn dispatch(cluster: std::sync::Weak<ClusterInner>, mut events: mpsc::Rece
 /// Most messages published in one pipeline.
 const PUBLISH_BATCH: usize = 256;
 
-/// Publishes queued messages in order: everything queued while the previous
-/// batch was in flight goes out as the next pipeline (at most [`PUBLISH_BATCH`]).
+/// Publishes queued messages in order, each with the command the core named:
+/// everything queued while the previous batch was in flight goes out as the next
+/// pipeline (at most [`PUBLISH_BATCH`]).
 /// A message's bytes stay charged to the publish queue until Redis answered its
 /// pipeline (or the driver gave up on it), and it is counted as published only
 /// when Redis accepted it.
@@ -908,7 +904,7 @@ async fn publish(
     let mut charges = Vec::with_capacity(PUBLISH_BATCH);
     while queue.recv_many(&mut taken, PUBLISH_BATCH).await > 0 {
         for (t, charge) in taken.drain(..) {
-            batch.push((t.channel, t.payload));
+            batch.push(t);
             charges.push(charge);
         }
         let result = driver.publish_batch(&batch).await;

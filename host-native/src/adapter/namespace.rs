@@ -574,11 +574,15 @@ impl<E: SocketEmitter> NamespaceTask<E> {
     fn answer(&mut self, question: Question) {
         let now = self.cluster.now();
         match question {
-            Question::ServerCount { id, channel, .. } => {
+            Question::ServerCount {
+                id,
+                channel,
+                command,
+            } => {
                 let driver = self.cluster.driver.clone();
                 let commands = self.commands.tx.clone();
                 tokio::spawn(async move {
-                    if let Ok(count) = driver.server_count(&channel).await {
+                    if let Ok(count) = driver.server_count_with(command, &channel).await {
                         let _ = commands
                             .send(Command::ServerCount {
                                 question: id,

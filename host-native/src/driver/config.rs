@@ -2,10 +2,23 @@
 
 use std::time::Duration;
 
-/// Which family of Redis pub/sub commands the driver speaks.
+use crosscast_core::node::{PublishKind, ServerCountCommand, Subscription};
+
+/// The family of Redis pub/sub commands of a driver's plain channels, and the subscriber
+/// connection it opens.
 ///
 /// The classic adapter of `@socket.io/redis-adapter` uses [`PubSubKind::Classic`], the
 /// sharded adapter uses [`PubSubKind::Sharded`] (Redis 7.0 or newer).
+///
+/// It decides two things only: which subscriber connection exists ([`PubSubKind::Sharded`]
+/// always opens a RESP3 one, which `SSUBSCRIBE` needs), and the command of the kind-less
+/// methods [`Driver::subscribe`](super::Driver::subscribe),
+/// [`Driver::publish`](super::Driver::publish) and
+/// [`Driver::server_count`](super::Driver::server_count), for application channels. The
+/// outputs of the core carry their own command and go through
+/// [`Driver::subscribe_to`](super::Driver::subscribe_to),
+/// [`Driver::publish_batch`](super::Driver::publish_batch) and
+/// [`Driver::server_count_with`](super::Driver::server_count_with), whatever the kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PubSubKind {
@@ -14,6 +27,32 @@ pub enum PubSubKind {
     /// `SPUBLISH`, `SSUBSCRIBE`; server counts with `PUBSUB SHARDNUMSUB`.
     /// Patterns do not exist in sharded pub/sub.
     Sharded,
+}
+
+impl PubSubKind {
+    /// The command that publishes on a plain channel of this family.
+    pub fn publish_kind(self) -> PublishKind {
+        match self {
+            Self::Classic => PublishKind::Publish,
+            Self::Sharded => PublishKind::SPublish,
+        }
+    }
+
+    /// The subscription of a plain channel of this family.
+    pub fn subscription(self, channel: String) -> Subscription {
+        match self {
+            Self::Classic => Subscription::Channel(channel),
+            Self::Sharded => Subscription::Sharded(channel),
+        }
+    }
+
+    /// The command that counts the subscribers of a plain channel of this family.
+    pub fn server_count_command(self) -> ServerCountCommand {
+        match self {
+            Self::Classic => ServerCountCommand::NumSub,
+            Self::Sharded => ServerCountCommand::ShardNumSub,
+        }
+    }
 }
 
 /// The RESP version the driver negotiates (with `HELLO`) on its connections.
@@ -38,7 +77,8 @@ pub struct DriverConfig {
     /// `redis://[user:password@]host:port[/db][?protocol=resp3]` or `rediss://...` for TLS.
     /// The credentials are sent with `AUTH` (ACL user and password, or password only).
     pub url: String,
-    /// Classic or sharded pub/sub.
+    /// Classic or sharded: the subscriber connection and the commands of the kind-less
+    /// methods (see [`PubSubKind`]).
     pub kind: PubSubKind,
     /// `Some(seeds)` selects Redis Cluster mode: `url` and these URLs are the seed nodes, the
     /// rest of the cluster is discovered. `None` is a standalone Redis.

@@ -3,7 +3,9 @@
 //! A [`Driver`] holds two connections, a publisher (commands, `PUBSUB` queries) and a
 //! subscriber, as the Node adapters do (NODE-WIRE §2.1). It speaks classic or sharded pub/sub
 //! ([`PubSubKind`]) to a standalone Redis or a Redis Cluster, over RESP2 or RESP3, plain or TLS.
-//! It holds no protocol logic: channels and payloads are opaque bytes to it.
+//! It holds no protocol logic: channels and payloads are opaque bytes to it, and it executes
+//! the command each output of the core names ([`Transmit::kind`], the [`Subscription`]
+//! variant, [`ServerCountCommand`]); a batch may mix commands.
 //!
 //! Contracts:
 //! - **Wanted subscriptions.** [`Driver::subscribe`] and friends only edit a set of wanted
@@ -68,6 +70,7 @@ mod supervisor;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
+use crosscast_core::node::{PublishKind, ServerCountCommand, Subscription, Transmit};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -163,24 +166,54 @@ impl Driver {
         }
     }
 
-    /// Wants `channel` subscribed (`SUBSCRIBE`, or `SSUBSCRIBE` when sharded). Returns at once;
-    /// the subscription is active shortly after, or after the next reconnect.
-    pub fn subscribe(&self, channel: impl Into<String>) -> Result<(), DriverError> {
+    /// Wants `sub` subscribed with the command it names (`SUBSCRIBE`, `PSUBSCRIBE` or
+    /// `SSUBSCRIBE`), whatever the driver's [`PubSubKind`]. Returns at once; the subscription
+    /// is active shortly after, or after the next reconnect.
+    ///
+    /// Fails with [`DriverError::Config`] for a sharded subscription when the subscriber
+    /// connection is RESP2 (a classic standalone driver without RESP3).
+    pub fn subscribe_to(&self, sub: Subscription) -> Result<(), DriverError> {
         self.open()?;
-        let channel = channel.into();
+        if matches!(sub, Subscription::Sharded(_)) && !self.shared().target.resp3_subscriber() {
+            return Err(DriverError::Config(
+                "SSUBSCRIBE needs a RESP3 subscriber connection (protocol RESP3, a sharded \
+                 kind or a cluster)"
+                    .into(),
+            ));
+        }
         self.shared().want(|w| {
-            w.channels.insert(channel);
+            match sub {
+                Subscription::Channel(c) => w.channels.insert(c),
+                Subscription::Pattern(p) => w.patterns.insert(p),
+                Subscription::Sharded(c) => w.sharded.insert(c),
+            };
         });
         Ok(())
     }
 
-    /// Stops wanting `channel` (`UNSUBSCRIBE`/`SUNSUBSCRIBE`).
-    pub fn unsubscribe(&self, channel: &str) -> Result<(), DriverError> {
+    /// Stops wanting `sub` (`UNSUBSCRIBE`, `PUNSUBSCRIBE` or `SUNSUBSCRIBE`).
+    pub fn unsubscribe_from(&self, sub: &Subscription) -> Result<(), DriverError> {
         self.open()?;
         self.shared().want(|w| {
-            w.channels.remove(channel);
+            match sub {
+                Subscription::Channel(c) => w.channels.remove(c),
+                Subscription::Pattern(p) => w.patterns.remove(p),
+                Subscription::Sharded(c) => w.sharded.remove(c),
+            };
         });
         Ok(())
+    }
+
+    /// Wants the plain channel `channel` subscribed (`SUBSCRIBE`, or `SSUBSCRIBE` when the
+    /// driver is sharded). Returns at once; the subscription is active shortly after, or after
+    /// the next reconnect.
+    pub fn subscribe(&self, channel: impl Into<String>) -> Result<(), DriverError> {
+        self.subscribe_to(self.shared().target.kind.subscription(channel.into()))
+    }
+
+    /// Stops wanting the plain channel `channel` (`UNSUBSCRIBE`/`SUNSUBSCRIBE`).
+    pub fn unsubscribe(&self, channel: &str) -> Result<(), DriverError> {
+        self.unsubscribe_from(&self.shared().target.kind.subscription(channel.to_owned()))
     }
 
     /// Wants `pattern` subscribed (`PSUBSCRIBE`). Classic only:
@@ -188,30 +221,36 @@ impl Driver {
     pub fn psubscribe(&self, pattern: impl Into<String>) -> Result<(), DriverError> {
         self.open()?;
         self.no_patterns("PSUBSCRIBE")?;
-        let pattern = pattern.into();
-        self.shared().want(|w| {
-            w.patterns.insert(pattern);
-        });
-        Ok(())
+        self.subscribe_to(Subscription::Pattern(pattern.into()))
     }
 
     /// Stops wanting `pattern` (`PUNSUBSCRIBE`). Classic only.
     pub fn punsubscribe(&self, pattern: &str) -> Result<(), DriverError> {
         self.open()?;
         self.no_patterns("PUNSUBSCRIBE")?;
-        self.shared().want(|w| {
-            w.patterns.remove(pattern);
-        });
-        Ok(())
+        self.unsubscribe_from(&Subscription::Pattern(pattern.to_owned()))
     }
 
-    /// Publishes `payload` on `channel` (`PUBLISH`, or `SPUBLISH` when sharded).
+    /// Publishes `payload` on the plain channel `channel` (`PUBLISH`, or `SPUBLISH` when the
+    /// driver is sharded). Errors as [`Driver::publish_as`].
+    pub async fn publish(
+        &self,
+        channel: &str,
+        payload: impl Into<Bytes>,
+    ) -> Result<(), DriverError> {
+        let kind = self.shared().target.kind.publish_kind();
+        self.publish_as(kind, channel, payload).await
+    }
+
+    /// Publishes `payload` on `channel` with the command `kind` names (`PUBLISH` or
+    /// `SPUBLISH`), whatever the driver's [`PubSubKind`].
     ///
     /// Returns [`DriverError::NotConnected`] at once while disconnected, and
     /// [`DriverError::Command`] when the command fails or takes longer than
     /// `response_timeout`; a connection failure also starts a reconnect.
-    pub async fn publish(
+    pub async fn publish_as(
         &self,
+        kind: PublishKind,
         channel: &str,
         payload: impl Into<Bytes>,
     ) -> Result<(), DriverError> {
@@ -219,7 +258,6 @@ impl Driver {
         let counters = self.shared().sink.counters();
         let result = self.command(|p| {
             let payload = payload.into();
-            let kind = self.shared().target.kind;
             async move { p.publish(kind, channel, &payload).await }
         });
         match result.await {
@@ -234,19 +272,19 @@ impl Driver {
         }
     }
 
-    /// Publishes every `(channel, payload)` of `batch`, in order, as one pipeline on the
-    /// publisher connection (one write and one round trip for the whole batch on a single
+    /// Publishes every transmit of `batch`, in order, each with the command its
+    /// [`Transmit::kind`] names (a batch may mix `PUBLISH` and `SPUBLISH`), as one pipeline on
+    /// the publisher connection (one write and one round trip for the whole batch on a single
     /// server). All or nothing as far as the counters know: on success every message counts
-    /// as published, on failure every one as a failure. Errors as [`Driver::publish`].
-    pub async fn publish_batch(&self, batch: &[(String, Vec<u8>)]) -> Result<(), DriverError> {
+    /// as published, on failure every one as a failure. Errors as [`Driver::publish_as`].
+    pub async fn publish_batch(&self, batch: &[Transmit]) -> Result<(), DriverError> {
         self.open()?;
         if batch.is_empty() {
             return Ok(());
         }
         let counters = self.shared().sink.counters();
-        let kind = self.shared().target.kind;
         let result = self
-            .command(|p| async move { p.publish_batch(kind, batch).await })
+            .command(|p| async move { p.publish_batch(batch).await })
             .await;
         let n = batch.len() as u64;
         match result {
@@ -265,12 +303,24 @@ impl Driver {
         }
     }
 
-    /// How many subscribers `channel` has (`PUBSUB NUMSUB`, or `PUBSUB SHARDNUMSUB` when
-    /// sharded); on a Redis Cluster the sum over all masters. Errors as [`Driver::publish`].
+    /// How many subscribers the plain channel `channel` has (`PUBSUB NUMSUB`, or
+    /// `PUBSUB SHARDNUMSUB` when the driver is sharded). Errors as
+    /// [`Driver::server_count_with`].
     pub async fn server_count(&self, channel: &str) -> Result<u64, DriverError> {
+        let command = self.shared().target.kind.server_count_command();
+        self.server_count_with(command, channel).await
+    }
+
+    /// How many subscribers `channel` has, counted with `command` (`PUBSUB NUMSUB` or
+    /// `PUBSUB SHARDNUMSUB`), whatever the driver's [`PubSubKind`]; on a Redis Cluster the
+    /// sum over all masters. Errors as [`Driver::publish_as`].
+    pub async fn server_count_with(
+        &self,
+        command: ServerCountCommand,
+        channel: &str,
+    ) -> Result<u64, DriverError> {
         self.open()?;
-        let kind = self.shared().target.kind;
-        self.command(|p| async move { p.server_count(kind, channel).await })
+        self.command(|p| async move { p.server_count(command, channel).await })
             .await
     }
 

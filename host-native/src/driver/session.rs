@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use crosscast_core::node::{PublishKind, ServerCountCommand, Transmit};
 use futures_util::StreamExt;
 use redis::aio::{MultiplexedConnection, PubSubSink, PubSubStream};
 use redis::cluster::ClusterClientBuilder;
@@ -92,6 +93,15 @@ impl Target {
     /// The address of the server (or first seed), without credentials, for messages.
     pub(crate) fn describe(&self) -> String {
         self.info.addr().to_string()
+    }
+
+    /// Whether the subscriber connection speaks RESP3, which `SSUBSCRIBE` needs (the redis
+    /// crate receives `smessage` frames only as RESP3 pushes): always on a cluster and for
+    /// [`PubSubKind::Sharded`], otherwise when the protocol is RESP3.
+    pub(crate) fn resp3_subscriber(&self) -> bool {
+        !self.seeds.is_empty()
+            || self.protocol == ProtocolVersion::RESP3
+            || self.kind == PubSubKind::Sharded
     }
 
     fn client(&self, protocol: ProtocolVersion) -> RedisResult<Client> {
@@ -186,60 +196,81 @@ fn numsub_count(value: &Value) -> RedisResult<u64> {
     }
 }
 
+/// The Redis command of a publish kind.
+fn publish_verb(kind: PublishKind) -> &'static str {
+    match kind {
+        PublishKind::Publish => "PUBLISH",
+        PublishKind::SPublish => "SPUBLISH",
+    }
+}
+
+/// The `PUBSUB` subcommand of a server-count command.
+fn numsub_verb(command: ServerCountCommand) -> RedisResult<&'static str> {
+    match command {
+        ServerCountCommand::NumSub => Ok("NUMSUB"),
+        ServerCountCommand::ShardNumSub => Ok("SHARDNUMSUB"),
+        other => Err(redis::RedisError::from((
+            redis::ErrorKind::Client,
+            "server-count command unknown to this driver",
+            format!("{other:?}"),
+        ))),
+    }
+}
+
 impl Publisher {
+    /// Runs `kind` (`PUBLISH` or `SPUBLISH`) of `payload` on `channel`.
     pub(crate) async fn publish(
         &self,
-        kind: PubSubKind,
+        kind: PublishKind,
         channel: &str,
         payload: &[u8],
     ) -> RedisResult<()> {
-        let verb = match kind {
-            PubSubKind::Classic => "PUBLISH",
-            PubSubKind::Sharded => "SPUBLISH",
-        };
-        let command = redis::cmd(verb).arg(channel).arg(payload).clone();
+        let command = redis::cmd(publish_verb(kind))
+            .arg(channel)
+            .arg(payload)
+            .clone();
         match self.clone() {
             Self::Single(mut c) => command.query_async::<i64>(&mut c).await.map(drop),
             Self::Cluster(mut c) => command.query_async::<i64>(&mut c).await.map(drop),
         }
     }
 
-    /// Publishes every `(channel, payload)` in order. On a single server they go
-    /// as one pipeline (one write, one round trip); on a cluster one command at a
-    /// time, since the commands may belong to different slot owners.
-    pub(crate) async fn publish_batch(
-        &self,
-        kind: PubSubKind,
-        batch: &[(String, Vec<u8>)],
-    ) -> RedisResult<()> {
-        let verb = match kind {
-            PubSubKind::Classic => "PUBLISH",
-            PubSubKind::Sharded => "SPUBLISH",
-        };
+    /// Publishes every transmit in order, each with its own command (a batch may mix
+    /// `PUBLISH` and `SPUBLISH`). On a single server they go as one pipeline (one write, one
+    /// round trip); on a cluster one command at a time, since the commands may belong to
+    /// different slot owners.
+    pub(crate) async fn publish_batch(&self, batch: &[Transmit]) -> RedisResult<()> {
         match self.clone() {
             Self::Single(mut c) => {
                 let mut pipe = redis::pipe();
-                for (channel, payload) in batch {
-                    pipe.cmd(verb).arg(channel).arg(payload).ignore();
+                for t in batch {
+                    pipe.cmd(publish_verb(t.kind))
+                        .arg(&t.channel)
+                        .arg(&t.payload)
+                        .ignore();
                 }
                 pipe.query_async::<()>(&mut c).await
             }
             Self::Cluster(_) => {
-                for (channel, payload) in batch {
-                    self.publish(kind, channel, payload).await?;
+                for t in batch {
+                    self.publish(t.kind, &t.channel, &t.payload).await?;
                 }
                 Ok(())
             }
         }
     }
 
-    /// Subscribers of `channel`; on a cluster summed over every master.
-    pub(crate) async fn server_count(&self, kind: PubSubKind, channel: &str) -> RedisResult<u64> {
-        let sub = match kind {
-            PubSubKind::Classic => "NUMSUB",
-            PubSubKind::Sharded => "SHARDNUMSUB",
-        };
-        let command = redis::cmd("PUBSUB").arg(sub).arg(channel).clone();
+    /// Subscribers of `channel` as `command` counts them (`PUBSUB NUMSUB` or
+    /// `PUBSUB SHARDNUMSUB`); on a cluster summed over every master.
+    pub(crate) async fn server_count(
+        &self,
+        command: ServerCountCommand,
+        channel: &str,
+    ) -> RedisResult<u64> {
+        let command = redis::cmd("PUBSUB")
+            .arg(numsub_verb(command)?)
+            .arg(channel)
+            .clone();
         match self.clone() {
             Self::Single(mut c) => numsub_count(&command.query_async::<Value>(&mut c).await?),
             Self::Cluster(mut c) => {
@@ -280,10 +311,19 @@ impl std::fmt::Debug for Subscriber {
 }
 
 impl Subscriber {
-    /// Sends the subscription commands of `changes`, one confirmation awaited per command.
-    pub(crate) async fn apply(&mut self, kind: PubSubKind, changes: &Changes) -> RedisResult<()> {
-        match (kind, self) {
-            (PubSubKind::Classic, Self::Resp2 { sink, .. }) => {
+    /// Sends the subscription commands of `changes`, one confirmation awaited per command,
+    /// each set with its own command (`SUBSCRIBE`, `PSUBSCRIBE`, `SSUBSCRIBE` and their
+    /// opposites). A RESP2 connection carries no sharded subscription: the driver refuses
+    /// those before they reach the wanted set ([`Target::resp3_subscriber`]).
+    pub(crate) async fn apply(&mut self, changes: &Changes) -> RedisResult<()> {
+        match self {
+            Self::Resp2 { sink, .. } => {
+                if !changes.ssubscribe.is_empty() || !changes.sunsubscribe.is_empty() {
+                    return Err(redis::RedisError::from((
+                        redis::ErrorKind::Client,
+                        "sharded pub/sub needs a RESP3 subscriber",
+                    )));
+                }
                 if !changes.unsubscribe.is_empty() {
                     sink.unsubscribe(&changes.unsubscribe).await?;
                 }
@@ -297,23 +337,30 @@ impl Subscriber {
                     sink.psubscribe(&changes.psubscribe).await?;
                 }
             }
-            (PubSubKind::Classic, Self::Resp3(c)) => {
+            Self::Resp3(c) => {
                 if !changes.unsubscribe.is_empty() {
                     c.unsubscribe(&changes.unsubscribe).await?;
                 }
                 if !changes.punsubscribe.is_empty() {
                     c.punsubscribe(&changes.punsubscribe).await?;
                 }
+                // One sharded channel per command: each is answered by exactly one
+                // confirmation.
+                let shared = &*c;
+                each(&changes.sunsubscribe, |ch| one(shared, "SUNSUBSCRIBE", ch)).await?;
                 if !changes.subscribe.is_empty() {
                     c.subscribe(&changes.subscribe).await?;
                 }
                 if !changes.psubscribe.is_empty() {
                     c.psubscribe(&changes.psubscribe).await?;
                 }
+                let shared = &*c;
+                each(&changes.ssubscribe, |ch| one(shared, "SSUBSCRIBE", ch)).await?;
             }
-            (PubSubKind::Classic, Self::Cluster(c)) => {
-                // One channel per command (the crate routes by the first argument); the
-                // commands are pipelined on clones of the connection.
+            Self::Cluster(c) => {
+                // One channel per command (the crate routes by the first argument, the slot
+                // owner of a sharded channel); the commands are pipelined on clones of the
+                // connection.
                 let c = &*c;
                 each(&changes.unsubscribe, |ch| async move {
                     c.clone().unsubscribe(ch).await
@@ -321,6 +368,10 @@ impl Subscriber {
                 .await?;
                 each(&changes.punsubscribe, |p| async move {
                     c.clone().punsubscribe(p).await
+                })
+                .await?;
+                each(&changes.sunsubscribe, |ch| async move {
+                    c.clone().sunsubscribe(ch).await
                 })
                 .await?;
                 each(&changes.subscribe, |ch| async move {
@@ -331,39 +382,10 @@ impl Subscriber {
                     c.clone().psubscribe(p).await
                 })
                 .await?;
-            }
-            (PubSubKind::Sharded, Self::Resp3(c)) => {
-                // One channel per command: each is answered by exactly one confirmation.
-                let c = &*c;
-                let send = |verb: &'static str, ch: &str| {
-                    let command = redis::cmd(verb).arg(ch).clone();
-                    let mut c = c.clone();
-                    async move {
-                        c.send_packed_command(&command)
-                            .await?
-                            .extract_error()
-                            .map(drop)
-                    }
-                };
-                each(&changes.unsubscribe, |ch| send("SUNSUBSCRIBE", ch)).await?;
-                each(&changes.subscribe, |ch| send("SSUBSCRIBE", ch)).await?;
-            }
-            (PubSubKind::Sharded, Self::Cluster(c)) => {
-                let c = &*c;
-                each(&changes.unsubscribe, |ch| async move {
-                    c.clone().sunsubscribe(ch).await
-                })
-                .await?;
-                each(&changes.subscribe, |ch| async move {
+                each(&changes.ssubscribe, |ch| async move {
                     c.clone().ssubscribe(ch).await
                 })
                 .await?;
-            }
-            (PubSubKind::Sharded, Self::Resp2 { .. }) => {
-                return Err(redis::RedisError::from((
-                    redis::ErrorKind::Client,
-                    "sharded pub/sub needs a RESP3 subscriber",
-                )));
             }
         }
         Ok(())
@@ -394,6 +416,16 @@ impl Subscriber {
             Self::Resp3(_) | Self::Cluster(_) => std::future::pending().await,
         }
     }
+}
+
+/// Sends `verb channel` on a clone of `c` and awaits its one confirmation.
+async fn one(c: &MultiplexedConnection, verb: &'static str, channel: &str) -> RedisResult<()> {
+    let command = redis::cmd(verb).arg(channel).clone();
+    let mut c = c.clone();
+    c.send_packed_command(&command)
+        .await?
+        .extract_error()
+        .map(drop)
 }
 
 /// Runs `run` for every name concurrently (pipelined on the connection), failing on the first
@@ -495,8 +527,7 @@ impl Session {
                 .await
         })
         .await?;
-        let resp3 = target.protocol == ProtocolVersion::RESP3 || target.kind == PubSubKind::Sharded;
-        let subscriber = if resp3 {
+        let subscriber = if target.resp3_subscriber() {
             let sub_config =
                 config.set_push_sender(push_handler(sink, &signal, "subscriber", true));
             Subscriber::Resp3(

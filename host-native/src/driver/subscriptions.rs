@@ -1,4 +1,6 @@
 //! The set of channels and patterns the consumer wants, and what is active on a connection.
+//! Each set is held with the command that subscribes it: `SUBSCRIBE`, `PSUBSCRIBE` or
+//! `SSUBSCRIBE`.
 
 use std::collections::BTreeSet;
 
@@ -6,8 +8,12 @@ use std::collections::BTreeSet;
 /// keeps one entry per distinct name, however often it is (un)subscribed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Subscriptions {
+    /// `SUBSCRIBE`d channels.
     pub(crate) channels: BTreeSet<String>,
+    /// `PSUBSCRIBE`d patterns.
     pub(crate) patterns: BTreeSet<String>,
+    /// `SSUBSCRIBE`d channels.
+    pub(crate) sharded: BTreeSet<String>,
 }
 
 /// The commands that take a connection from one subscription set to another.
@@ -17,6 +23,8 @@ pub(crate) struct Changes {
     pub(crate) unsubscribe: Vec<String>,
     pub(crate) psubscribe: Vec<String>,
     pub(crate) punsubscribe: Vec<String>,
+    pub(crate) ssubscribe: Vec<String>,
+    pub(crate) sunsubscribe: Vec<String>,
 }
 
 impl Changes {
@@ -26,6 +34,8 @@ impl Changes {
             + self.unsubscribe.len()
             + self.psubscribe.len()
             + self.punsubscribe.len()
+            + self.ssubscribe.len()
+            + self.sunsubscribe.len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -33,6 +43,8 @@ impl Changes {
             && self.unsubscribe.is_empty()
             && self.psubscribe.is_empty()
             && self.punsubscribe.is_empty()
+            && self.ssubscribe.is_empty()
+            && self.sunsubscribe.is_empty()
     }
 }
 
@@ -60,6 +72,8 @@ impl Subscriptions {
                 .difference(&wanted.patterns)
                 .cloned()
                 .collect(),
+            ssubscribe: wanted.sharded.difference(&self.sharded).cloned().collect(),
+            sunsubscribe: self.sharded.difference(&wanted.sharded).cloned().collect(),
         }
     }
 }
@@ -77,16 +91,21 @@ mod tests {
         let active = Subscriptions {
             channels: set(&["a", "b"]),
             patterns: set(&["p*"]),
+            sharded: set(&["s"]),
         };
         let wanted = Subscriptions {
             channels: set(&["b", "c"]),
             patterns: set(&[]),
+            sharded: set(&["s", "a"]),
         };
         let changes = active.changes_to(&wanted);
         assert_eq!(changes.subscribe, vec!["c".to_owned()]);
         assert_eq!(changes.unsubscribe, vec!["a".to_owned()]);
         assert!(changes.psubscribe.is_empty());
         assert_eq!(changes.punsubscribe, vec!["p*".to_owned()]);
+        // A name subscribed with one command is not subscribed with another.
+        assert_eq!(changes.ssubscribe, vec!["a".to_owned()]);
+        assert!(changes.sunsubscribe.is_empty());
         assert!(wanted.changes_to(&wanted).is_empty());
     }
 }

@@ -139,7 +139,6 @@ async fn reconnect(shared: &Shared, backoff: &mut Backoff) -> Option<Session> {
 /// Keeps `session`'s subscriptions equal to the wanted set until the link is lost or the
 /// driver closes. Emits `Resubscribed` once the wanted set is applied when `resubscribing`.
 async fn serve(shared: &Shared, session: &mut Session, resubscribing: bool) -> Outcome {
-    let kind = shared.target.kind;
     let limit = shared.target.response_timeout;
     let mut active = Subscriptions::default();
     let mut announce = resubscribing;
@@ -147,7 +146,7 @@ async fn serve(shared: &Shared, session: &mut Session, resubscribing: bool) -> O
         if shared.is_closed() {
             let changes = active.changes_to(&Subscriptions::default());
             if !changes.is_empty() {
-                let _ = tokio::time::timeout(limit, session.subscriber.apply(kind, &changes)).await;
+                let _ = tokio::time::timeout(limit, session.subscriber.apply(&changes)).await;
             }
             return Outcome::Closed;
         }
@@ -158,7 +157,7 @@ async fn serve(shared: &Shared, session: &mut Session, resubscribing: bool) -> O
             // of channels), one more `response_timeout` per 1000 names.
             let limit =
                 limit.saturating_mul(1 + u32::try_from(changes.len() / 1000).unwrap_or(u32::MAX));
-            match tokio::time::timeout(limit, session.subscriber.apply(kind, &changes)).await {
+            match tokio::time::timeout(limit, session.subscriber.apply(&changes)).await {
                 Ok(Ok(())) => active = wanted,
                 Ok(Err(e)) => return Outcome::Lost(format!("subscription change failed: {e}")),
                 Err(_) => {

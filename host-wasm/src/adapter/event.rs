@@ -20,7 +20,7 @@
 //! writes it. Ids are numbers.
 
 use crosscast_core::node::{
-    Completion, Event, Outcome, PublishKind, Question, Subscription, Transmit,
+    Completion, Event, Outcome, PublishKind, Question, ServerCountCommand, Subscription, Transmit,
 };
 use crosscast_core::{Packet, Value};
 use js_sys::{Array, Object, Uint8Array};
@@ -97,11 +97,13 @@ pub(crate) fn event_to_js(event: &Event) -> JsValue {
             Question::ServerCount {
                 id: q,
                 channel,
-                sharded,
+                command,
             } => {
+                // The JS layer runs PUBSUB SHARDNUMSUB when `sharded`, else PUBSUB NUMSUB.
+                let sharded = matches!(command, ServerCountCommand::ShardNumSub);
                 set(&object, "id", &id(q.0));
                 set(&object, "channel", &channel.as_str().into());
-                set(&object, "sharded", &JsValue::from_bool(*sharded));
+                set(&object, "sharded", &JsValue::from_bool(sharded));
                 "serverCount"
             }
             Question::LocalSockets { id: q, opts } => {

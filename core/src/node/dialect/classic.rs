@@ -13,7 +13,7 @@ use crate::classic::{
     Target,
 };
 use crate::limits::Limits;
-use crate::node::event::{PublishKind, Subscription};
+use crate::node::event::{PublishKind, ServerCountCommand, Subscription};
 use crate::node::requests::RequestKind;
 use crate::options::BroadcastOpts;
 use crate::packet::Packet;
@@ -268,8 +268,11 @@ impl Dialect for Classic {
         subs
     }
 
-    fn server_count_channel(&self) -> (String, bool) {
-        (self.channels.request().to_owned(), false)
+    fn server_count_channel(&self) -> (String, ServerCountCommand) {
+        (
+            self.channels.request().to_owned(),
+            ServerCountCommand::NumSub,
+        )
     }
 
     fn responses_name_sender(&self) -> bool {

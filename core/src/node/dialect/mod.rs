@@ -17,7 +17,7 @@ mod sharded;
 pub(crate) use classic::Classic;
 pub(crate) use sharded::Sharded;
 
-use super::event::{PublishKind, Subscription};
+use super::event::{PublishKind, ServerCountCommand, Subscription};
 use super::requests::RequestKind;
 use crate::limits::Limits;
 use crate::options::BroadcastOpts;
@@ -37,7 +37,7 @@ pub(crate) trait Dialect {
 
     /// The channel whose subscriber count is the server count, and whether it
     /// is counted with `SHARDNUMSUB` (`true`) or `NUMSUB`.
-    fn server_count_channel(&self) -> (String, bool);
+    fn server_count_channel(&self) -> (String, ServerCountCommand);
 
     /// Whether responses name the server that sent them, so that a request can
     /// tell which live peers have not answered yet.
@@ -300,7 +300,7 @@ impl Dialect for AnyDialect {
         each!(self, d => d.base_subscriptions(membership))
     }
 
-    fn server_count_channel(&self) -> (String, bool) {
+    fn server_count_channel(&self) -> (String, ServerCountCommand) {
         each!(self, d => d.server_count_channel())
     }
 

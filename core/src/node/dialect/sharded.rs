@@ -10,7 +10,7 @@ use super::{
 };
 use crate::channel::{ShardedChannels, SubscriptionMode};
 use crate::limits::Limits;
-use crate::node::event::{PublishKind, Subscription};
+use crate::node::event::{PublishKind, ServerCountCommand, Subscription};
 use crate::options::BroadcastOpts;
 use crate::packet::Packet;
 use crate::room::Room;
@@ -191,8 +191,11 @@ impl Dialect for Sharded {
         ]
     }
 
-    fn server_count_channel(&self) -> (String, bool) {
-        (self.channels.main().to_owned(), true)
+    fn server_count_channel(&self) -> (String, ServerCountCommand) {
+        (
+            self.channels.main().to_owned(),
+            ServerCountCommand::ShardNumSub,
+        )
     }
 
     fn responses_name_sender(&self) -> bool {
