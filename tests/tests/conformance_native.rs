@@ -46,13 +46,24 @@ fn escape(bytes: &[u8]) -> String {
     out
 }
 
-/// `bytes` with every occurrence of `uid` replaced by `<uid>`.
+/// `bytes` with every request id `<uid>.<digits>` replaced by `<request-id>`, then every
+/// other occurrence of `uid` by `<uid>`.
 fn without_uid(bytes: &[u8], uid: &str) -> Vec<u8> {
     let (uid, mut out, mut i) = (uid.as_bytes(), Vec::new(), 0);
     while i < bytes.len() {
         if bytes[i..].starts_with(uid) {
-            out.extend_from_slice(b"<uid>");
             i += uid.len();
+            let digits = bytes[i..]
+                .iter()
+                .skip(1)
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            if bytes.get(i) == Some(&b'.') && digits > 0 {
+                out.extend_from_slice(b"<request-id>");
+                i += 1 + digits;
+            } else {
+                out.extend_from_slice(b"<uid>");
+            }
         } else {
             out.push(bytes[i]);
             i += 1;
@@ -184,7 +195,10 @@ async fn run_case(io: &SocketIo<A>, cluster: &Cluster, case: &Value) -> Value {
                 .server_side_emit_with_ack("/", event, vec![core_value(&case["data"])])
                 .await
             {
-                Ok(acks) => Value::Array(acks.values.iter().map(json_of).collect()),
+                Ok(acks) => json!({
+                    "acks": Value::Array(acks.values.iter().map(json_of).collect()),
+                    "timed_out": acks.timed_out,
+                }),
                 Err(e) => error(e),
             }
         }
@@ -215,10 +229,29 @@ async fn observe(protocol: &str, t: &Value) -> Value {
         .unwrap();
     let uid = cluster.uid("/").unwrap();
     let port = redis.port();
-    let subscribed = json!({
-        "channels": sorted_lines(&redis_cli(port, &["PUBSUB", "CHANNELS"]), &uid),
-        "shard_channels": sorted_lines(&redis_cli(port, &["PUBSUB", "SHARDCHANNELS"]), &uid),
-    });
+    // The host subscribes asynchronously: wait (bounded) until it holds as many channels as
+    // expected (at least one), then take what it holds.
+    let kind = if protocol == "sharded" {
+        "shard_channels"
+    } else {
+        "channels"
+    };
+    let want = t["expected"][protocol]["subscribed"][kind]
+        .as_array()
+        .map_or(1, Vec::len)
+        .max(1);
+    let mut attempt = 0;
+    let subscribed = loop {
+        let subscribed = json!({
+            "channels": sorted_lines(&redis_cli(port, &["PUBSUB", "CHANNELS"]), &uid),
+            "shard_channels": sorted_lines(&redis_cli(port, &["PUBSUB", "SHARDCHANNELS"]), &uid),
+        });
+        if subscribed[kind].as_array().unwrap().len() >= want || attempt == 200 {
+            break subscribed;
+        }
+        attempt += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     let mut raw = RawSubscriber::psubscribe(port, "*");
     if protocol == "sharded" {
         for channel in strs(&t["observer_shard_channels"]) {
