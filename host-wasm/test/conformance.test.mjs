@@ -56,6 +56,30 @@ function withoutUid(bytes, uid) {
   return Buffer.concat(parts);
 }
 
+/** The inverse of `escape`. */
+function unescape(text) {
+  const out = [];
+  for (let i = 0; i < text.length; ) {
+    if (text[i] === "\\" && text[i + 1] === "\\") {
+      out.push(0x5c);
+      i += 2;
+    } else if (text[i] === "\\" && text[i + 1] === "x") {
+      out.push(parseInt(text.slice(i + 2, i + 4), 16));
+      i += 4;
+    } else {
+      out.push(text.charCodeAt(i));
+      i += 1;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The first request id `<uid>.<digits>` in `bytes`, as it is on the wire. */
+function requestId(bytes, uid) {
+  const m = bytes.toString("latin1").match(new RegExp(`${uid.replace(/[^\w]/g, "\\$&")}\\.[0-9]+`));
+  return m ? m[0] : undefined;
+}
+
 const sortedLines = (list, uid) => list.map((c) => withoutUid(Buffer.from(c), uid).toString()).sort();
 const error = (e) => ({ error: e.message });
 
@@ -162,15 +186,60 @@ async function observe(protocol) {
       return inbox.shift();
     };
 
+    const sharded = protocol === "sharded";
+    const inject = (channel, payload) =>
+      sharded ? admin.spublish(channel, payload) : admin.publish(channel, payload);
     const cases = {};
     for (const c of transcript.cases) {
-      const answer = await runCase(io, c);
-      io.serverSideEmit(MARKER, c.name);
+      const message = c.message?.[protocol];
+      if (c.op === "inbound" && !message) continue;
+      // What this driver published itself: the observer sees it too, and skips it once.
+      const injected = [];
+      const isOwn = (channel, payload) =>
+        injected.findIndex(([ch, p]) => ch.equals(channel) && p.equals(payload));
       const published = [];
+      const note = (channel, payload) => {
+        const at = isOwn(channel, payload);
+        if (at !== -1) injected.splice(at, 1);
+        else published.push(`${escape(withoutUid(channel, uid))} ${escape(withoutUid(payload, uid))}`);
+      };
+      let answer;
+      if (c.op === "inbound") {
+        const [channel, payload] = [message[0], unescape(message[1])];
+        injected.push([Buffer.from(channel), payload]);
+        await inject(channel, payload);
+        answer = null;
+      } else if (c.op === "request_answered") {
+        const pending = runCase(io, c.request);
+        // The host's request, then a Node server's answer to it.
+        let id;
+        while (id === undefined) {
+          const [channel, payload] = await next();
+          id = requestId(payload, uid);
+          note(channel, payload);
+        }
+        for (const [ch, p] of c.responses[protocol]) {
+          const channel = ch.replaceAll("<uid>", uid);
+          const payload = unescape(p.replaceAll("<request-id>", id));
+          injected.push([Buffer.from(channel), payload]);
+          await inject(channel, payload);
+        }
+        answer = await pending;
+      } else {
+        answer = await runCase(io, c);
+      }
+      if (c.op === "inbound") {
+        // Answered after the message before it: a request of the marker's id.
+        const [channel, payload] = [transcript.inbound_marker[protocol][0], unescape(transcript.inbound_marker[protocol][1])];
+        injected.push([Buffer.from(channel), payload]);
+        await inject(channel, payload);
+      } else {
+        io.serverSideEmit(MARKER, c.name);
+      }
       for (;;) {
         const [channel, payload] = await next();
-        if (payload.includes(MARKER)) break;
-        published.push(`${escape(withoutUid(channel, uid))} ${escape(withoutUid(payload, uid))}`);
+        if (isOwn(channel, payload) === -1 && payload.includes(MARKER)) break;
+        note(channel, payload);
       }
       cases[c.name] = { published, answer };
     }
@@ -191,6 +260,7 @@ for (const protocol of ["classic", "sharded"]) {
     const expected = transcript.expected[protocol];
     assert.deepEqual(observed.subscribed, expected.subscribed, `${protocol}: subscribed channels`);
     for (const c of transcript.cases) {
+      if (c.op === "inbound" && !c.message[protocol]) continue;
       const known = transcript.known_differences[`${protocol}/${c.name}`];
       const want = known ? known.wasm : expected.cases[c.name];
       assert.deepEqual(observed.cases[c.name], want, `${protocol}/${c.name}: published bytes and answer`);

@@ -46,6 +46,61 @@ fn escape(bytes: &[u8]) -> String {
     out
 }
 
+/// The inverse of [`escape`].
+fn unescape(text: &str) -> Vec<u8> {
+    let (bytes, mut out, mut i) = (text.as_bytes(), Vec::new(), 0);
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1)) {
+            (b'\\', Some(b'\\')) => {
+                out.push(b'\\');
+                i += 2;
+            }
+            (b'\\', Some(b'x')) => {
+                out.push(u8::from_str_radix(&text[i + 2..i + 4], 16).unwrap());
+                i += 4;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The first request id `<uid>.<digits>` in `bytes`, as it is on the wire.
+fn request_id(bytes: &[u8], uid: &str) -> Option<String> {
+    let uid = uid.as_bytes();
+    (0..bytes.len()).find_map(|i| {
+        let rest = bytes[i..].strip_prefix(uid)?.strip_prefix(b".")?;
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        (digits > 0)
+            .then(|| String::from_utf8(bytes[i..i + uid.len() + 1 + digits].to_vec()).unwrap())
+    })
+}
+
+/// Publishes `payload` on `channel` (`sharded`: `SPUBLISH`) from a connection of its own, as
+/// another server would, and waits for Redis's reply.
+fn inject(port: u16, sharded: bool, channel: &str, payload: &[u8]) {
+    use std::io::{Read, Write};
+    let command = if sharded { "SPUBLISH" } else { "PUBLISH" };
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(server_support::WAIT)).unwrap();
+    let mut request = format!(
+        "*3\r\n${}\r\n{command}\r\n${}\r\n{channel}\r\n${}\r\n",
+        command.len(),
+        channel.len(),
+        payload.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(payload);
+    request.extend_from_slice(b"\r\n");
+    stream.write_all(&request).unwrap();
+    let mut reply = [0u8; 1];
+    stream.read_exact(&mut reply).unwrap();
+    assert_eq!(reply[0], b':', "{command} answered");
+}
+
 /// `bytes` with every request id `<uid>.<digits>` replaced by `<request-id>`, then every
 /// other occurrence of `uid` by `<uid>`.
 fn without_uid(bytes: &[u8], uid: &str) -> Vec<u8> {
@@ -262,29 +317,90 @@ async fn observe(protocol: &str, t: &Value) -> Value {
     // sharded observer's SSUBSCRIBE makes it see.
     let _silent_peer = (protocol == "classic")
         .then(|| RawSubscriber::subscribe(port, t["classic_silent_peer"].as_str().unwrap(), false));
+    let sharded = protocol == "sharded";
     let mut cases = Map::new();
     for case in t["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
-        let answer = run_case(&io, &cluster, case).await;
-        cluster
-            .server_side_emit("/", MARKER, vec![CoreValue::Str(name.to_owned())])
-            .await
-            .unwrap();
-        let published = tokio::task::block_in_place(|| {
-            let mut seen = Vec::new();
-            loop {
-                let (channel, payload) = raw.next_raw();
-                if payload
-                    .windows(MARKER.len())
-                    .any(|w| w == MARKER.as_bytes())
-                {
-                    return seen;
-                }
-                seen.push(format!(
+        let message = &case["message"][protocol];
+        if case["op"] == "inbound" && message.is_null() {
+            continue;
+        }
+        // What this driver published itself: the observer sees it too, and skips it once.
+        let mut injected: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut published = Vec::new();
+        let mut note = |channel: &str, payload: &[u8], injected: &mut Vec<(String, Vec<u8>)>| {
+            if let Some(at) = injected
+                .iter()
+                .position(|(c, p)| c == channel && p == payload)
+            {
+                injected.remove(at);
+            } else {
+                published.push(format!(
                     "{} {}",
                     escape(&without_uid(channel.as_bytes(), &uid)),
-                    escape(&without_uid(&payload, &uid))
+                    escape(&without_uid(payload, &uid))
                 ));
+            }
+        };
+        let answer = match case["op"].as_str().unwrap() {
+            "inbound" => {
+                let channel = message[0].as_str().unwrap();
+                let payload = unescape(message[1].as_str().unwrap());
+                inject(port, sharded, channel, &payload);
+                injected.push((channel.to_owned(), payload));
+                Value::Null
+            }
+            "request_answered" => {
+                let (io2, cluster2, request) =
+                    (io.clone(), cluster.clone(), case["request"].clone());
+                let task = tokio::spawn(async move { run_case(&io2, &cluster2, &request).await });
+                // The host's request, then a Node server's answer to it.
+                let id = tokio::task::block_in_place(|| {
+                    loop {
+                        let (channel, payload) = raw.next_raw();
+                        let id = request_id(&payload, &uid);
+                        note(&channel, &payload, &mut injected);
+                        if let Some(id) = id {
+                            break id;
+                        }
+                    }
+                });
+                for response in case["responses"][protocol].as_array().unwrap() {
+                    let channel = response[0].as_str().unwrap().replace("<uid>", &uid);
+                    let payload =
+                        unescape(&response[1].as_str().unwrap().replace("<request-id>", &id));
+                    injected.push((channel.clone(), payload.clone()));
+                    inject(port, sharded, &channel, &payload);
+                }
+                task.await.unwrap()
+            }
+            _ => run_case(&io, &cluster, case).await,
+        };
+        if case["op"] == "inbound" {
+            // Answered after the message before it: a request of the marker's id.
+            let marker = &t["inbound_marker"][protocol];
+            let channel = marker[0].as_str().unwrap();
+            let payload = unescape(marker[1].as_str().unwrap());
+            inject(port, sharded, channel, &payload);
+            injected.push((channel.to_owned(), payload));
+        } else {
+            cluster
+                .server_side_emit("/", MARKER, vec![CoreValue::Str(name.to_owned())])
+                .await
+                .unwrap();
+        }
+        tokio::task::block_in_place(|| {
+            loop {
+                let (channel, payload) = raw.next_raw();
+                let own = injected.iter().any(|(c, p)| *c == channel && *p == payload);
+                if !own
+                    && payload
+                        .windows(MARKER.len())
+                        .any(|w| w == MARKER.as_bytes())
+                {
+                    break;
+                }
+                note(&channel, &payload, &mut injected);
             }
         });
         cases.insert(
@@ -305,6 +421,9 @@ fn compare(protocol: &str, observed: &Value, t: &Value) {
     );
     for case in t["cases"].as_array().unwrap() {
         let name = case["name"].as_str().unwrap();
+        if case["op"] == "inbound" && case["message"][protocol].is_null() {
+            continue;
+        }
         assert_eq!(
             observed["cases"][name], expected["cases"][name],
             "{protocol}/{name}: published bytes and answer"
