@@ -867,6 +867,25 @@ impl RawSubscriber {
         sub
     }
 
+    /// Also subscribes `channel` on this connection (`sharded`: `SSUBSCRIBE`, else
+    /// `SUBSCRIBE`) and waits for the confirmation; call it before any message can arrive.
+    pub fn also_subscribe(&mut self, channel: &str, sharded: bool) {
+        let command = if sharded { "SSUBSCRIBE" } else { "SUBSCRIBE" };
+        write!(
+            self.reader.get_ref(),
+            "*2\r\n${}\r\n{command}\r\n${}\r\n{channel}\r\n",
+            command.len(),
+            channel.len()
+        )
+        .expect("send the subscription");
+        let confirm = self.read_array();
+        assert_eq!(
+            confirm[0],
+            command.to_ascii_lowercase().as_bytes(),
+            "unexpected reply"
+        );
+    }
+
     /// The payload of the next message (waits at most [`WAIT`]; panics then).
     pub fn next_message(&mut self) -> String {
         String::from_utf8(self.next_raw().1).expect("a UTF-8 payload")
