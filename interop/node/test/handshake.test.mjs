@@ -97,7 +97,11 @@ after(async () => {
 for (const adapter of ["classic", "sharded"]) {
   test(`${adapter}: a Node app's fetchSockets sees a Rust socket's real handshake and data`, async (t) => {
     const key = `handshake-${adapter}`;
-    const rust = await startCrosscast(["--redis-url", redis.url, "--adapter", adapter, "--key", key]);
+    // The client sends an Origin (so `xdomain` is true): the server must allow it.
+    const rust = await startCrosscast([
+      "--redis-url", redis.url, "--adapter", adapter, "--key", key,
+      "--cors-origin", "http://app.test",
+    ]);
     const node = await startNodeServer(redis.url, adapter, key);
     const sockets = [];
     t.after(async () => {
