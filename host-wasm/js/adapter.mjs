@@ -161,9 +161,12 @@ export class CrosscastAdapter extends Adapter {
   _apply(e) {
     switch (e.type) {
       case "subscribe":
+        // "unknown": a subscription kind newer than this package; nothing to do.
+        if (e.kind === "unknown") break;
         Promise.resolve(this.link.subscribe(e.kind, e.channel)).catch(() => {});
         break;
       case "unsubscribe":
+        if (e.kind === "unknown") break;
         Promise.resolve(this.link.unsubscribe(e.kind, e.channel)).catch(() => {});
         break;
       case "broadcast":

@@ -563,7 +563,7 @@ impl Cluster {
                 h.subscriptions.iter().any(|s| match s {
                     Subscription::Channel(c) => !sharded && c == channel,
                     Subscription::Sharded(c) => sharded && c == channel,
-                    Subscription::Pattern(_) => false,
+                    _ => false,
                 })
             })
             .count() as u64

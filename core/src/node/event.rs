@@ -28,6 +28,7 @@ pub struct ServerSideAckId(pub u64);
 
 /// The Redis command that publishes a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PublishKind {
     /// `PUBLISH` (classic).
     Publish,
@@ -58,6 +59,7 @@ pub struct Transmit {
 
 /// A subscription the host holds on its subscriber connection.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum Subscription {
     /// `SUBSCRIBE channel`.
     Channel(String),

@@ -174,17 +174,20 @@ impl Node {
     }
 
     /// The next message to publish.
+    #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }
 
     /// The next event for the host.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
     }
 
     /// The earliest deadline and what it is for; call [`Node::handle_timeout`]
     /// once it has passed.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<(Time, TimerKind)> {
         self.timers.next()
     }

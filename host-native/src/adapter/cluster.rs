@@ -739,7 +739,11 @@ impl ClusterInner {
 
     /// Subscribes `sub` with the command the core named, its messages routed to `route`.
     pub(crate) fn subscribe(&self, sub: Subscription, route: Inbox) {
-        lock(&self.routes).insert(route_key(&sub).to_owned(), route);
+        let Some(key) = route_key(&sub) else {
+            tracing::warn!(?sub, "subscription kind unknown to this host: not subscribed");
+            return;
+        };
+        lock(&self.routes).insert(key.to_owned(), route);
         if let Err(e) = self.driver.subscribe_to(sub.clone()) {
             tracing::warn!(error = %e, ?sub, "subscribe failed");
         }
@@ -747,7 +751,9 @@ impl ClusterInner {
 
     /// Unsubscribes `sub` with the command the core named.
     pub(crate) fn unsubscribe(&self, sub: &Subscription) {
-        lock(&self.routes).remove(route_key(sub));
+        if let Some(key) = route_key(sub) {
+            lock(&self.routes).remove(key);
+        }
         if let Err(e) = self.driver.unsubscribe_from(sub) {
             tracing::debug!(error = %e, ?sub, "unsubscribe failed");
         }
@@ -829,11 +835,13 @@ impl ServerSideRoutes {
     }
 }
 
-/// The name a subscription's messages arrive under: the channel, or the pattern.
-fn route_key(sub: &Subscription) -> &str {
+/// The name a subscription's messages arrive under: the channel, or the pattern
+/// (`None` for a kind of subscription this host does not know).
+fn route_key(sub: &Subscription) -> Option<&str> {
     match sub {
-        Subscription::Channel(c) | Subscription::Sharded(c) => c,
-        Subscription::Pattern(p) => p,
+        Subscription::Channel(c) | Subscription::Sharded(c) => Some(c),
+        Subscription::Pattern(p) => Some(p),
+        _ => None,
     }
 }
 

@@ -174,6 +174,14 @@ impl Driver {
     /// connection is RESP2 (a classic standalone driver without RESP3).
     pub fn subscribe_to(&self, sub: Subscription) -> Result<(), DriverError> {
         self.open()?;
+        if !matches!(
+            sub,
+            Subscription::Channel(_) | Subscription::Pattern(_) | Subscription::Sharded(_)
+        ) {
+            return Err(DriverError::Config(format!(
+                "subscription kind unknown to this driver: {sub:?}"
+            )));
+        }
         if matches!(sub, Subscription::Sharded(_)) && !self.shared().target.resp3_subscriber() {
             return Err(DriverError::Config(
                 "SSUBSCRIBE needs a RESP3 subscriber connection (protocol RESP3, a sharded \
@@ -186,6 +194,8 @@ impl Driver {
                 Subscription::Channel(c) => w.channels.insert(c),
                 Subscription::Pattern(p) => w.patterns.insert(p),
                 Subscription::Sharded(c) => w.sharded.insert(c),
+                // Refused above.
+                _ => false,
             };
         });
         Ok(())
@@ -199,6 +209,7 @@ impl Driver {
                 Subscription::Channel(c) => w.channels.remove(c),
                 Subscription::Pattern(p) => w.patterns.remove(p),
                 Subscription::Sharded(c) => w.sharded.remove(c),
+                _ => false,
             };
         });
         Ok(())

@@ -196,11 +196,12 @@ fn numsub_count(value: &Value) -> RedisResult<u64> {
     }
 }
 
-/// The Redis command of a publish kind.
+/// The Redis command of a publish kind (`PUBLISH` for a kind this driver does not know:
+/// the core only names the two).
 fn publish_verb(kind: PublishKind) -> &'static str {
     match kind {
-        PublishKind::Publish => "PUBLISH",
         PublishKind::SPublish => "SPUBLISH",
+        _ => "PUBLISH",
     }
 }
 
