@@ -740,7 +740,10 @@ impl ClusterInner {
     /// Subscribes `sub` with the command the core named, its messages routed to `route`.
     pub(crate) fn subscribe(&self, sub: Subscription, route: Inbox) {
         let Some(key) = route_key(&sub) else {
-            tracing::warn!(?sub, "subscription kind unknown to this host: not subscribed");
+            tracing::warn!(
+                ?sub,
+                "subscription kind unknown to this host: not subscribed"
+            );
             return;
         };
         lock(&self.routes).insert(key.to_owned(), route);
