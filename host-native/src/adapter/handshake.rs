@@ -4,27 +4,28 @@
 //! [`super::Cluster::register_socket`]).
 //!
 //! ```no_run
-//! # async fn run(cluster: crosscast::adapter::Cluster) {
-//! use crosscast::adapter::{CrosscastAdapter, Handshake};
+//! use crosscast::adapter::{Cluster, CrosscastAdapter, Handshake};
 //! use crosscast_core::Value;
+//! use socketioxide::SocketIo;
 //! use socketioxide::extract::{SocketRef, TryData};
 //!
 //! type A = CrosscastAdapter<socketioxide::adapter::Emitter>;
-//! # let io: socketioxide::SocketIo<A> = todo!();
-//! io.ns("/", move |socket: SocketRef<A>, TryData(auth): TryData<Value>| {
-//!     let auth = auth.unwrap_or_else(|_| Value::Map(Vec::new()));
-//!     let handshake = Handshake::from_request(socket.req_parts(), auth);
-//!     let data = Value::map([("user", Value::from("alice"))]);
-//!     let _ = cluster.register_socket("/", socket.id, handshake, data);
-//!     let cluster = cluster.clone();
-//!     socket.on_disconnect(async move |socket: SocketRef<A>| {
-//!         cluster.forget_socket("/", socket.id);
-//!     });
-//!     async {}
-//! })
-//! .await
-//! .ok();
-//! # }
+//!
+//! async fn register_every_socket(cluster: Cluster, io: SocketIo<A>) {
+//!     io.ns("/", move |socket: SocketRef<A>, TryData(auth): TryData<Value>| {
+//!         let auth = auth.unwrap_or_else(|_| Value::Map(Vec::new()));
+//!         let handshake = Handshake::from_request(socket.req_parts(), auth);
+//!         let data = Value::map([("user", Value::from("alice"))]);
+//!         let _ = cluster.register_socket("/", socket.id, handshake, data);
+//!         let cluster = cluster.clone();
+//!         socket.on_disconnect(async move |socket: SocketRef<A>| {
+//!             cluster.forget_socket("/", socket.id);
+//!         });
+//!         async {}
+//!     })
+//!     .await
+//!     .ok();
+//! }
 //! ```
 //!
 //! The client address comes from axum's `ConnectInfo<SocketAddr>`: serve with
