@@ -10,14 +10,12 @@
 
 mod server_support;
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 
 use crosscast_tests::redis_server::{RedisCluster, RedisServer};
 use serde_json::{Value, json};
-use server_support::{Client, NodePeer, WAIT, eventually, repo_root};
+use server_support::{Client, NodePeer, WAIT, eventually, repo_root, start_line};
 
 /// The example binary built by cargo for this profile.
 fn example() -> PathBuf {
@@ -60,17 +58,7 @@ impl Example {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn examples/chat");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let Ok(line) = rx.recv_timeout(WAIT) else {
+        let Some(line) = start_line(&mut child) else {
             let _ = child.kill();
             let status = child.wait();
             panic!("examples/chat {args:?} printed no start line within {WAIT:?} ({status:?})");

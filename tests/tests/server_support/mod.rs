@@ -91,22 +91,8 @@ pub fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn crosscast");
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if child.try_wait().expect("poll crosscast").is_some() {
-            return child.wait_with_output().expect("crosscast output");
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("crosscast output");
-            panic!(
-                "crosscast {args:?} did not exit within {WAIT:?}; stderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let child = cmd.spawn().expect("spawn crosscast");
+    exit_within_wait(child, args)
 }
 
 /// Like [`run`], with `stdin` written to the command's standard input (then closed). A
@@ -125,10 +111,17 @@ pub fn run_with_stdin(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Outp
     let writer = std::thread::spawn(move || {
         let _ = pipe.write_all(&input);
     });
+    let out = exit_within_wait(child, args);
+    let _ = writer.join();
+    out
+}
+
+/// Waits at most [`WAIT`] for `child` (crosscast ARGS) to exit and returns its output;
+/// kills it and panics with its stderr past that.
+fn exit_within_wait(mut child: std::process::Child, args: &[&str]) -> Output {
     let deadline = Instant::now() + WAIT;
     loop {
         if child.try_wait().expect("poll crosscast").is_some() {
-            let _ = writer.join();
             return child.wait_with_output().expect("crosscast output");
         }
         if Instant::now() > deadline {
@@ -141,6 +134,21 @@ pub fn run_with_stdin(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Outp
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The first line `child` prints on its (piped) stdout, waiting at most [`WAIT`]; the rest
+/// of its stdout is read and discarded, so the child never blocks on a full pipe.
+pub fn start_line(child: &mut std::process::Child) -> Option<String> {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            // Once the first line is taken nobody listens: keep draining.
+            let _ = tx.send(line);
+        }
+    });
+    rx.recv_timeout(WAIT).ok()
 }
 
 /// Every environment variable of the command line (and `HOST`, its old name for
@@ -247,19 +255,9 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(log);
         let mut child = cmd.spawn().expect("spawn crosscast serve");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let line = match rx.recv_timeout(WAIT) {
-            Ok(line) => line,
-            Err(_) => {
+        let line = match start_line(&mut child) {
+            Some(line) => line,
+            None => {
                 let _ = child.kill();
                 let _ = child.wait();
                 panic!(
@@ -540,17 +538,7 @@ impl NodePeer {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn node peer-server.js");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let Ok(line) = rx.recv_timeout(WAIT) else {
+        let Some(line) = start_line(&mut child) else {
             let _ = child.kill();
             let _ = child.wait();
             panic!("peer-server.js printed no start line within {WAIT:?}");
