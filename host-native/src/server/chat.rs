@@ -197,17 +197,9 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, cha
                     return;
                 };
                 c.publisher.publish("join", &room, false);
-                let Some(room) = room_name(&room) else {
-                    let _ = ack.send(&false);
-                    return;
-                };
-                let answer = match limits::room_refusal(&room, |r| is_local_socket(&io, r)) {
-                    Some(refusal) => {
-                        c.limits.refused(Refusal::Room);
-                        debug!(sid = %socket.id, room, "join refused: {refusal}");
-                        error(refusal)
-                    }
-                    None => {
+                let answer = match allowed_room(&c, &io, socket.id, "join", &room) {
+                    Err(refused) => refused,
+                    Ok(room) => {
                         let own = socket.id.to_string();
                         let rooms_now = || {
                             socket
@@ -241,17 +233,10 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, cha
                     return;
                 };
                 c.publisher.publish("leave", &room, false);
-                let Some(room) = room_name(&room) else {
-                    let _ = ack.send(&false);
-                    return;
-                };
                 // Rooms no client may join cannot be left either: a socket keeps its id room.
-                let answer = match limits::room_refusal(&room, |r| is_local_socket(&io, r)) {
-                    Some(refusal) => {
-                        c.limits.refused(Refusal::Room);
-                        error(refusal)
-                    }
-                    None => {
+                let answer = match allowed_room(&c, &io, socket.id, "leave", &room) {
+                    Err(refused) => refused,
+                    Ok(room) => {
                         socket.leave(room);
                         serde_json::Value::Bool(true)
                     }
@@ -378,6 +363,28 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, cha
             debug!(sid = %socket.id, %reason, "socket disconnected");
         },
     );
+}
+
+/// The room a client asked to join or leave, or the ack that refuses it: `false` for a
+/// value that is not a room name, `{error}` (counted) for a room no client may use.
+fn allowed_room<A: Adapter>(
+    chat: &Chat,
+    io: &SocketIo<A>,
+    sid: Sid,
+    action: &str,
+    room: &Msg,
+) -> Result<String, serde_json::Value> {
+    let Some(room) = room_name(room) else {
+        return Err(serde_json::Value::Bool(false));
+    };
+    match limits::room_refusal(&room, |r| is_local_socket(io, r)) {
+        Some(refusal) => {
+            chat.limits.refused(Refusal::Room);
+            debug!(%sid, room, "{action} refused: {refusal}");
+            Err(error(refusal))
+        }
+        None => Ok(room),
+    }
 }
 
 /// Whether `room` is the id of a socket of this server.
