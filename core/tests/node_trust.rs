@@ -502,3 +502,34 @@ fn heartbeats_of_ever_new_uids_fill_the_member_table_only_to_its_bound() {
     us.handle_timeout(T0 + 10_000);
     assert!(us.peers().is_empty());
 }
+
+#[test]
+fn a_full_question_table_drops_further_peer_requests_and_counts_them() {
+    for protocol in protocols() {
+        let mut peer = node("PEER01", &protocol);
+        let mut config = config("USUSUS", &protocol);
+        config.limits.max_pending = 3;
+        let mut us = Node::new(config, T0).unwrap();
+        drain_events(&mut us);
+        // Each fetchSockets of the peer is a question to our host.
+        for _ in 0..5 {
+            peer.fetch_sockets(T0, &BroadcastOpts::all());
+        }
+        deliver(&mut peer, &mut us, T0);
+        let asked = drain_events(&mut us)
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    Event::Question(crosscast_core::node::Question::LocalSockets { .. })
+                )
+            })
+            .count();
+        assert_eq!(asked, 3, "{protocol:?}");
+        assert_eq!(us.stats().questions_pending, 3);
+        assert_eq!(us.stats().dropped_table_full, 2);
+        // The questions expire with the requests timeout; the table empties.
+        us.handle_timeout(T0 + 60_000);
+        assert_eq!(us.stats().questions_pending, 0);
+    }
+}
