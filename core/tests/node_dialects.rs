@@ -79,8 +79,12 @@ fn operations(protocol: &Protocol) -> String {
     c.a.fetch_sockets(now, &fetch);
     c.pump(now);
 
-    c.note("all rooms");
-    c.a.all_rooms(now);
+    c.note("rooms of every socket");
+    c.a.rooms(now, &BroadcastOpts::all());
+    c.pump(now);
+
+    c.note("rooms of the sockets in a room");
+    c.a.rooms(now, &BroadcastOpts::to_rooms(["lobby"]));
     c.pump(now);
 
     c.note("server-side emit");

@@ -404,6 +404,7 @@ fn client_counts_that_would_overflow_saturate_instead_of_panicking() {
     assert_eq!(
         completed.outcome,
         Outcome::BroadcastAck {
+            client_counts: vec![i64::MAX as u64; 3],
             clients: u64::MAX,
             acks: 0
         }

@@ -353,7 +353,7 @@ impl Cluster {
     /// `adapter.allRooms()` on node `i` (remote part).
     pub fn all_rooms(&mut self, i: usize) -> RequestId {
         let now = self.now;
-        let id = self.hosts[i].node.all_rooms(now);
+        let id = self.hosts[i].node.rooms(now, &BroadcastOpts::all());
         self.drain(i);
         id
     }

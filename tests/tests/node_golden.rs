@@ -112,7 +112,7 @@ fn classic_node_operations_match_the_golden_vectors() {
                     n.fetch_sockets(T0, &opts);
                 }
                 RequestBody::AllRooms => {
-                    n.all_rooms(T0);
+                    n.rooms(T0, &crosscast_core::BroadcastOpts::all());
                 }
                 RequestBody::Join {
                     target: Target::Opts(opts),

@@ -194,6 +194,21 @@ pub struct Completion {
     pub missing: u64,
     /// Whether the deadline ended it (`missing` is then usually above zero).
     pub timed_out: bool,
+    /// Remote servers the request waited for: the server count when it started,
+    /// minus this node (for serverCount: the servers it counted, minus this node).
+    pub servers_expected: u64,
+    /// Remote servers that answered (for a broadcast with acks: that reported
+    /// their client count).
+    pub servers_answered: u64,
+    /// `Some` when the request failed: the error the app gets, worded as the
+    /// official adapter of this protocol words it (a fetchSockets, rooms or
+    /// serverSideEmit request that timed out). The host rejects with exactly
+    /// this text; `outcome` still holds what arrived (serverSideEmit passes it
+    /// on with the error, as Node does). `None` on success, on cancellation
+    /// ([`Outcome::Cancelled`]) and for the requests whose timeout the app
+    /// layer words itself (a broadcast with acks: socket.io's own
+    /// "operation has timed out").
+    pub error: Option<String>,
 }
 
 /// The result of a request, from the other servers.
@@ -202,14 +217,18 @@ pub struct Completion {
 pub enum Outcome {
     /// fetchSockets: the remote sockets.
     Fetch(Vec<SocketInfo>),
-    /// allRooms: the union of remote rooms, sorted, without duplicates.
+    /// rooms ([`super::Node::rooms`]): the union of the remote rooms (of the
+    /// matching sockets), sorted, without duplicates.
     AllRooms(Vec<Room>),
     /// serverSideEmit with ack: one value per answering server.
     ServerSideEmit(Vec<Value>),
     /// broadcast with acks: the totals (the acks themselves came as
     /// [`Event::AckReceived`]).
     BroadcastAck {
-        /// Remote clients that were sent the packet.
+        /// The client count of each remote server that replied, in arrival
+        /// order (socket.io wants one client-count callback per server).
+        client_counts: Vec<u64>,
+        /// Remote clients that were sent the packet (their sum, saturating).
         clients: u64,
         /// Acks received.
         acks: u64,

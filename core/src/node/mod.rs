@@ -45,7 +45,7 @@ pub use timer::TimerKind;
 
 use crate::error::UsageError;
 use crate::value::Value;
-use dialect::{Action, Answer, AnyDialect, Dialect, Message, Reply, Signal};
+use dialect::{Action, Answer, AnyDialect, Dialect, Message, Reply, Signal, TimedOut};
 use members::Members;
 use requests::Requests;
 use timer::Timers;
@@ -197,7 +197,8 @@ impl Node {
         while let Some(kind) = self.timers.pop_due(now) {
             match kind {
                 TimerKind::RequestDeadline(id) => {
-                    if let Some(completion) = self.requests.finish(id, true, None) {
+                    if let Some(mut completion) = self.requests.finish(id, true, None) {
+                        completion.error = self.timeout_error(&completion);
                         self.stats.requests_timed_out += 1;
                         self.events.push_back(Event::Completed(completion));
                     }
@@ -320,6 +321,21 @@ impl Node {
                 command,
             },
         );
+    }
+
+    /// The error of a request that timed out, in the dialect's words.
+    fn timeout_error(&self, completion: &Completion) -> Option<String> {
+        let request = match completion.outcome {
+            Outcome::Fetch(_) => TimedOut::Fetch,
+            Outcome::AllRooms(_) => TimedOut::Rooms,
+            Outcome::ServerSideEmit(_) => TimedOut::ServerSideEmit,
+            _ => TimedOut::Other,
+        };
+        self.dialect.timeout_error(
+            request,
+            completion.servers_answered,
+            completion.servers_expected,
+        )
     }
 
     fn cancel(&mut self, id: RequestId) {

@@ -48,7 +48,7 @@ impl Node {
         let id = self.start_request(
             now,
             Collected::BroadcastAck {
-                servers: 0,
+                client_counts: Vec::new(),
                 clients: 0,
                 acks: 0,
             },
@@ -105,25 +105,41 @@ impl Node {
         id
     }
 
-    /// Asks the other servers for all their rooms. The classic protocol only:
-    /// the sharded protocol has no such message (Node answers it locally), so in
-    /// sharded mode this completes at once with no remote rooms.
-    pub fn all_rooms(&mut self, now: Time) -> RequestId {
-        let timeout = self.config.requests_timeout_ms;
-        let id = self.start_request(now, Collected::AllRooms(BTreeSet::new()), timeout);
+    /// Asks the other servers for their rooms, socket-id rooms included: the
+    /// rooms of their sockets matching `opts` (rooms/except; every socket
+    /// when both are empty). Completes with [`super::Outcome::AllRooms`].
+    ///
+    /// The node picks the request, so that every host gives the same answer:
+    /// an allRooms request for every socket in the classic protocol (what
+    /// Node's `allRooms()` sends), else a fetchSockets whose sockets' rooms
+    /// are collected (a filtered question, and the sharded protocol, which has
+    /// no allRooms message). It waits as that request does, and times out
+    /// with [`super::Completion::error`] set.
+    pub fn rooms(&mut self, now: Time, opts: &BroadcastOpts) -> RequestId {
+        let everyone = opts.rooms.is_empty() && opts.except.is_empty();
+        let all_rooms = everyone && self.dialect.has_all_rooms();
+        let (collected, timeout) = if all_rooms {
+            (
+                Collected::AllRooms(BTreeSet::new()),
+                self.config.requests_timeout_ms,
+            )
+        } else {
+            (
+                Collected::SocketRooms(BTreeSet::new()),
+                self.dialect
+                    .fetch_timeout_ms(opts, self.config.requests_timeout_ms),
+            )
+        };
+        let id = self.start_request(now, collected, timeout);
         if self.closed {
             return id;
         }
         let wire_id = self.wire_id(id);
-        match self.dialect.all_rooms(wire_id) {
-            Some(message) => self.publish(message),
-            None => {
-                if let Some(pending) = self.requests.get_mut(id) {
-                    pending.expected = Some(0);
-                }
-                self.try_complete(id);
-            }
-        }
+        let message = all_rooms
+            .then(|| self.dialect.all_rooms(wire_id.clone()))
+            .flatten()
+            .unwrap_or_else(|| self.dialect.fetch(wire_id, opts));
+        self.publish(message);
         id
     }
 

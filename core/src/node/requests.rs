@@ -20,10 +20,13 @@ use crate::value::Value;
 pub(crate) enum Collected {
     Fetch(Vec<SocketInfo>),
     AllRooms(BTreeSet<Room>),
+    /// The rooms of the matching sockets, asked as a fetchSockets (a filtered
+    /// rooms request, or any rooms request of a protocol without allRooms).
+    SocketRooms(BTreeSet<Room>),
     ServerSideEmit(Vec<Value>),
     BroadcastAck {
-        /// Client-count replies received (one per server).
-        servers: u64,
+        /// The client count of each server that replied, in arrival order.
+        client_counts: Vec<u64>,
         clients: u64,
         acks: u64,
     },
@@ -45,6 +48,8 @@ impl Collected {
         match self {
             Collected::Fetch(_) => RequestKind::Fetch,
             Collected::AllRooms(_) => RequestKind::AllRooms,
+            // Answered as a fetchSockets: decoded as one.
+            Collected::SocketRooms(_) => RequestKind::Fetch,
             Collected::ServerSideEmit(_) => RequestKind::ServerSideEmit,
             Collected::BroadcastAck { .. } => RequestKind::BroadcastAck,
             Collected::ServerCount => RequestKind::ServerCount,
@@ -77,10 +82,10 @@ impl Pending {
         };
         match &self.collected {
             Collected::BroadcastAck {
-                servers,
+                client_counts,
                 clients,
                 acks,
-            } => *servers >= expected && acks >= clients,
+            } => client_counts.len() as u64 >= expected && acks >= clients,
             Collected::ServerCount => true,
             _ => self.answered >= expected,
         }
@@ -102,16 +107,21 @@ impl Pending {
         match (&mut self.collected, part) {
             (Collected::Fetch(all), Part::Sockets(sockets)) => all.extend(sockets),
             (Collected::AllRooms(all), Part::Rooms(rooms)) => all.extend(rooms),
+            (Collected::SocketRooms(all), Part::Sockets(sockets)) => {
+                all.extend(sockets.into_iter().flat_map(|s| s.rooms));
+            }
             (Collected::ServerSideEmit(all), Part::Ack(value)) => {
                 all.push(value.unwrap_or(Value::Nil))
             }
             (
                 Collected::BroadcastAck {
-                    servers, clients, ..
+                    client_counts,
+                    clients,
+                    ..
                 },
                 Part::ClientCount(n),
             ) => {
-                *servers += 1;
+                client_counts.push(n);
                 // A peer's count may be anything: saturate, never overflow.
                 *clients = clients.saturating_add(n);
             }
@@ -125,15 +135,21 @@ impl Pending {
         None
     }
 
+    /// Remote servers the request waited for: the first count, or what
+    /// answered when no count ever came.
+    fn servers_expected(&self) -> u64 {
+        self.initial.or(self.expected).unwrap_or(self.answered)
+    }
+
     fn missing(&self) -> u64 {
-        let expected = self.initial.or(self.expected).unwrap_or(self.answered);
+        let expected = self.servers_expected();
         match &self.collected {
             Collected::BroadcastAck {
-                servers,
+                client_counts,
                 clients,
                 acks,
             } => expected
-                .saturating_sub(*servers)
+                .saturating_sub(client_counts.len() as u64)
                 .saturating_add(clients.saturating_sub(*acks)),
             _ => expected.saturating_sub(self.answered),
         }
@@ -217,13 +233,26 @@ impl Requests {
         } else {
             0
         };
+        let servers_expected = p.servers_expected();
+        let servers_answered = match &p.collected {
+            Collected::BroadcastAck { client_counts, .. } => client_counts.len() as u64,
+            _ => p.answered,
+        };
         let outcome = match p.collected {
             Collected::Fetch(sockets) => Outcome::Fetch(sockets),
-            Collected::AllRooms(rooms) => Outcome::AllRooms(rooms.into_iter().collect()),
-            Collected::ServerSideEmit(values) => Outcome::ServerSideEmit(values),
-            Collected::BroadcastAck { clients, acks, .. } => {
-                Outcome::BroadcastAck { clients, acks }
+            Collected::AllRooms(rooms) | Collected::SocketRooms(rooms) => {
+                Outcome::AllRooms(rooms.into_iter().collect())
             }
+            Collected::ServerSideEmit(values) => Outcome::ServerSideEmit(values),
+            Collected::BroadcastAck {
+                client_counts,
+                clients,
+                acks,
+            } => Outcome::BroadcastAck {
+                client_counts,
+                clients,
+                acks,
+            },
             Collected::ServerCount => Outcome::ServerCount(
                 count
                     .or(p.expected.map(|e| e.saturating_add(1)))
@@ -235,6 +264,9 @@ impl Requests {
             outcome,
             missing,
             timed_out,
+            servers_expected,
+            servers_answered,
+            error: None,
         })
     }
 

@@ -5,7 +5,7 @@
 
 use super::{
     Action, Answer, Ask, Decoded, Dialect, Dropped, Inbound, Message, Part, PendingRequests, Reply,
-    Response, Signal,
+    Response, Signal, TimedOut, only_received, waiting_for,
 };
 use crate::channel::{ClassicChannel, ClassicChannels};
 use crate::classic::{
@@ -339,8 +339,22 @@ impl Dialect for Classic {
         self.request(Some(wire_id), RequestBody::Fetch { opts: opts.clone() })
     }
 
+    fn has_all_rooms(&self) -> bool {
+        true
+    }
+
     fn all_rooms(&self, wire_id: String) -> Option<Message> {
         Some(self.request(Some(wire_id), RequestBody::AllRooms))
+    }
+
+    fn timeout_error(&self, request: TimedOut, received: u64, expected: u64) -> Option<String> {
+        match request {
+            TimedOut::Fetch => Some(waiting_for("fetchSockets")),
+            TimedOut::Rooms => Some(waiting_for("allRooms")),
+            // The classic adapter's serverSideEmit words it as the ClusterAdapter does.
+            TimedOut::ServerSideEmit => Some(only_received(received, expected)),
+            TimedOut::Other => None,
+        }
     }
 
     fn server_side_emit(&self, wire_id: Option<String>, data: Vec<Value>) -> Message {

@@ -71,8 +71,16 @@ pub(crate) trait Dialect {
     /// A fetchSockets request.
     fn fetch(&self, wire_id: String, opts: &BroadcastOpts) -> Message;
 
+    /// Whether the protocol has an allRooms message ([`Dialect::all_rooms`]).
+    fn has_all_rooms(&self) -> bool;
+
     /// An allRooms request; `None` when the protocol has no such message.
     fn all_rooms(&self, wire_id: String) -> Option<Message>;
+
+    /// The error of a request that timed out, as the official adapter of this
+    /// protocol words it: `received` of `expected` servers answered. `None`
+    /// when the request does not fail on a timeout (the app layer words it).
+    fn timeout_error(&self, request: TimedOut, received: u64, expected: u64) -> Option<String>;
 
     /// A server-side event, with `wire_id` when acks are collected.
     fn server_side_emit(&self, wire_id: Option<String>, data: Vec<Value>) -> Message;
@@ -90,6 +98,27 @@ pub(crate) trait Dialect {
         limits: &Limits,
         requests: &dyn PendingRequests,
     ) -> Decoded;
+}
+
+/// Which request timed out, for [`Dialect::timeout_error`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TimedOut {
+    Fetch,
+    Rooms,
+    ServerSideEmit,
+    Other,
+}
+
+/// The error text of Node's classic adapter for a request without an answer
+/// in time.
+pub(crate) fn waiting_for(what: &str) -> String {
+    format!("timeout reached while waiting for {what} response")
+}
+
+/// The error text of Node's ClusterAdapter (sharded; classic serverSideEmit):
+/// `received` of `expected` answers came in time.
+pub(crate) fn only_received(received: u64, expected: u64) -> String {
+    format!("timeout reached: only {received} responses received out of {expected}")
 }
 
 /// What a dialect needs to know of the node's pending requests to read a message.
@@ -340,8 +369,16 @@ impl Dialect for AnyDialect {
         each!(self, d => d.fetch(wire_id, opts))
     }
 
+    fn has_all_rooms(&self) -> bool {
+        each!(self, d => d.has_all_rooms())
+    }
+
     fn all_rooms(&self, wire_id: String) -> Option<Message> {
         each!(self, d => d.all_rooms(wire_id))
+    }
+
+    fn timeout_error(&self, request: TimedOut, received: u64, expected: u64) -> Option<String> {
+        each!(self, d => d.timeout_error(request, received, expected))
     }
 
     fn server_side_emit(&self, wire_id: Option<String>, data: Vec<Value>) -> Message {

@@ -6,7 +6,7 @@
 use super::classic::classic_answer;
 use super::{
     Action, Answer, Ask, Decoded, Dialect, Dropped, Inbound, Message, Part, PendingRequests, Reply,
-    Response, Signal,
+    Response, Signal, TimedOut, only_received, waiting_for,
 };
 use crate::channel::{ShardedChannels, SubscriptionMode};
 use crate::limits::Limits;
@@ -263,9 +263,23 @@ impl Dialect for Sharded {
         })
     }
 
-    fn all_rooms(&self, _wire_id: String) -> Option<Message> {
+    fn has_all_rooms(&self) -> bool {
         // The sharded protocol has no allRooms message (Node answers it locally).
+        false
+    }
+
+    fn all_rooms(&self, _wire_id: String) -> Option<Message> {
         None
+    }
+
+    fn timeout_error(&self, request: TimedOut, received: u64, expected: u64) -> Option<String> {
+        match request {
+            TimedOut::Fetch | TimedOut::ServerSideEmit => Some(only_received(received, expected)),
+            // Node's sharded adapter answers allRooms locally and never times out;
+            // crosscast's cluster-wide answer words its timeout as the classic one.
+            TimedOut::Rooms => Some(waiting_for("allRooms")),
+            TimedOut::Other => None,
+        }
     }
 
     fn server_side_emit(&self, wire_id: Option<String>, data: Vec<Value>) -> Message {
