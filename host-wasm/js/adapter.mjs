@@ -43,7 +43,6 @@ const localOpts = (opts) => ({
   flags: opts.flags,
 });
 
-const timeoutError = (what) => new Error(`timeout reached while waiting for ${what} response`);
 const closedError = () => new CrosscastError("the adapter is closed", "ADAPTER_CLOSED");
 
 /** A local socket as a fetchSockets answer describes it (no sessionStore). */
@@ -62,7 +61,6 @@ export class CrosscastAdapter extends Adapter {
     this.pubClient = pubClient;
     this.subClient = subClient;
     this.requestsTimeout = config.requestsTimeout;
-    this.sharded = config.protocol === "sharded";
     this.link = new RedisLink(pubClient, subClient, (channel, payload) =>
       this._input(() => this.core.handleMessage(now(), channel, payload)),
     );
@@ -70,8 +68,6 @@ export class CrosscastAdapter extends Adapter {
     this.uid = this.core.uid;
     /** request id -> {done(completion), onAck?(value)} */
     this.pending = new Map();
-    /** The last server count Redis reported (this server included). */
-    this.lastServerCount = 1;
     this.draining = false;
     this.closed = false;
     this.timer = undefined;
@@ -227,10 +223,7 @@ export class CrosscastAdapter extends Adapter {
       case "serverCount":
         this.link
           .subscriberCount(e.channel, e.sharded)
-          .then((count) => {
-            this.lastServerCount = count;
-            this._input(() => this.core.answerServerCount(now(), e.id, count));
-          })
+          .then((count) => this._input(() => this.core.answerServerCount(now(), e.id, count)))
           .catch(() => {
             // Unanswered: the question expires and the node asks again.
           });
@@ -292,13 +285,10 @@ export class CrosscastAdapter extends Adapter {
     if (!opts?.flags?.local) {
       const timeout = opts?.flags?.timeout ?? this.requestsTimeout;
       // socket.io counts one client-count callback per server; the node
-      // reports the remote total once every remote server has counted.
+      // reports each remote server's count once every one has counted.
       const done = (completion) => {
         if (completion.timedOut || completion.outcome !== "broadcastAck") return;
-        const remoteServers = Math.max(0, this.lastServerCount - 1);
-        for (let i = 0; i < remoteServers; i++) {
-          clientCountCallback(i === 0 ? completion.clients : 0);
-        }
+        for (const count of completion.clientCounts) clientCountCallback(count);
       };
       this._input(() => {
         const id = this.core.broadcastWithAck(now(), packet.data, wireOpts(opts), timeout);
@@ -334,35 +324,24 @@ export class CrosscastAdapter extends Adapter {
     if (opts?.flags?.local) return localSockets;
     const done = await this._request((t) => this.core.fetchSockets(t, wireOpts(opts)));
     if (done.outcome === "cancelled") throw closedError();
-    if (done.timedOut) {
-      // Each official adapter words its timeout differently.
-      if (!this.sharded) throw timeoutError("fetchSockets");
-      const expected = Math.max(0, this.lastServerCount - 1);
-      const received = Math.max(0, expected - done.missing);
-      throw new Error(`timeout reached: only ${received} responses received out of ${expected}`);
-    }
+    // The node words the timeout as the official adapter of its protocol does.
+    if (done.error !== undefined) throw new Error(done.error);
     return localSockets.concat(done.sockets);
   }
 
   /**
-   * The rooms of the whole cluster, socket-id rooms included, as a Set. Classic:
-   * the other servers' answers to a rooms request. Sharded, whose protocol has
-   * no rooms request: the rooms of every socket of the cluster (one
-   * fetchSockets), the answer the Rust host gives. Rejects on a timeout.
+   * The rooms of the whole cluster, socket-id rooms included, as a Set. The
+   * node picks the request (classic: allRooms; sharded, whose protocol has
+   * none: the rooms of every socket, from one fetchSockets), so the answer is
+   * the one the Rust host gives. Rejects on a timeout.
    */
   async allRooms() {
     const rooms = new Set(this.rooms.keys());
     const everyone = { rooms: [], except: [], flags: {} };
-    const done = await this._request((t) =>
-      this.sharded ? this.core.fetchSockets(t, everyone) : this.core.allRooms(t),
-    );
+    const done = await this._request((t) => this.core.rooms(t, everyone));
     if (done.outcome === "cancelled") throw closedError();
-    if (done.timedOut) throw timeoutError("allRooms");
-    if (this.sharded) {
-      for (const socket of done.sockets) for (const room of socket.rooms) rooms.add(room);
-    } else {
-      for (const room of done.rooms) rooms.add(room);
-    }
+    if (done.error !== undefined) throw new Error(done.error);
+    for (const room of done.rooms) rooms.add(room);
     return rooms;
   }
 
@@ -376,13 +355,7 @@ export class CrosscastAdapter extends Adapter {
     this._request((t) => this.core.serverSideEmitWithAck(t, packet)).then(
       (done) => {
         if (done.outcome === "cancelled") return ack(closedError(), []);
-        if (done.timedOut) {
-          const expected = done.values.length + done.missing;
-          return ack(
-            new Error(`timeout reached: only ${done.values.length} responses received out of ${expected}`),
-            done.values,
-          );
-        }
+        if (done.error !== undefined) return ack(new Error(done.error), done.values);
         return ack(null, done.values);
       },
       (err) => ack(err, []),

@@ -185,7 +185,8 @@ export declare class NodeCore {
   socketsLeave(opts: BroadcastOpts | undefined, rooms: Room | Room[]): void;
   disconnectSockets(opts: BroadcastOpts | undefined, close: boolean): void;
   fetchSockets(now: number, opts: BroadcastOpts | undefined): number;
-  allRooms(now: number): number;
+  /** The rooms of the other servers' sockets matching `opts`; the node picks the request. */
+  rooms(now: number, opts: BroadcastOpts | undefined): number;
   serverSideEmit(data: any[]): void;
   serverSideEmitWithAck(now: number, data: any[]): number;
   serverCount(now: number): number;

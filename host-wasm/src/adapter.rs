@@ -168,10 +168,12 @@ impl NodeBinding {
         Ok(self.inner.fetch_sockets(time(now), &opts).0 as f64)
     }
 
-    /// Asks the other servers for their rooms; the request id.
-    #[wasm_bindgen(js_name = allRooms)]
-    pub fn all_rooms(&mut self, now: f64) -> f64 {
-        self.inner.all_rooms(time(now)).0 as f64
+    /// Asks the other servers for the rooms of their sockets matching `opts`
+    /// (every socket when it has no rooms and no except); the node picks the
+    /// request. The request id.
+    pub fn rooms(&mut self, now: f64, opts: JsValue) -> Result<f64, BindingError> {
+        let opts = to_opts(&opts)?;
+        Ok(self.inner.rooms(time(now), &opts).0 as f64)
     }
 
     /// Sends `data` (`[event, ...args]`) to the other servers.

@@ -456,6 +456,7 @@ impl Cluster {
             values,
             missing: done.missing,
             timed_out: done.timed_out,
+            error: done.error,
         })
     }
 

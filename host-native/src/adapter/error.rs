@@ -15,6 +15,11 @@ pub enum Error {
     /// The adapter or the cluster handle was closed.
     #[error("the adapter is closed")]
     Closed,
+    /// Some servers did not answer in time. The text is the core's, worded as
+    /// the official adapter of the cluster's protocol words it (for example
+    /// `timeout reached while waiting for fetchSockets response`).
+    #[error("{0}")]
+    TimedOut(String),
     /// The namespace has no adapter in this cluster (it was never created, or closed).
     #[error("no namespace {0:?} in this cluster")]
     UnknownNamespace(String),

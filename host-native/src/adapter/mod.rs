@@ -210,6 +210,14 @@ impl<E: SocketEmitter> CrosscastAdapter<E> {
     }
 }
 
+/// The outcome of a request, or the error the node worded for it (a timeout).
+fn settled(done: crosscast_core::node::Completion) -> Result<Outcome, Error> {
+    match done.error {
+        Some(text) => Err(Error::TimedOut(text)),
+        None => Ok(done.outcome),
+    }
+}
+
 impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
     type Error = Error;
     type State = Cluster;
@@ -389,22 +397,10 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
             .collect();
         if !self.stays_local(&opts) {
             let wire = wire_opts(&opts, &self.cluster.inner.ids);
-            let everyone = wire.rooms.is_empty() && wire.except.is_empty();
-            let classic = matches!(self.cluster.inner.config.mode, Mode::Classic { .. });
-            let kind = if everyone && classic {
-                RequestKind::AllRooms
-            } else {
-                // The rooms of the matching sockets, wherever they are.
-                RequestKind::Fetch(wire)
-            };
-            match self.remote(kind).await?.outcome {
-                Outcome::AllRooms(remote) => rooms.extend(remote.iter().map(Room::to_string)),
-                Outcome::Fetch(sockets) => {
-                    for s in sockets {
-                        rooms.extend(s.rooms.iter().map(Room::to_string));
-                    }
-                }
-                _ => {}
+            // The node picks the request (allRooms or fetchSockets) and words its timeout.
+            let done = settled(self.remote(RequestKind::Rooms(wire)).await?)?;
+            if let Outcome::AllRooms(remote) = done {
+                rooms.extend(remote.iter().map(Room::to_string));
             }
         }
         Ok(rooms.into_iter().map(std::borrow::Cow::Owned).collect())
@@ -414,7 +410,8 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
         let mut sockets = self.local.fetch_sockets(opts.clone());
         if !self.stays_local(&opts) {
             let wire = wire_opts(&opts, &self.cluster.inner.ids);
-            if let Outcome::Fetch(remote) = self.remote(RequestKind::Fetch(wire)).await?.outcome {
+            let done = settled(self.remote(RequestKind::Fetch(wire)).await?)?;
+            if let Outcome::Fetch(remote) = done {
                 sockets.extend(remote.iter().map(|s| self.remote_socket(&s.id)));
             }
         }

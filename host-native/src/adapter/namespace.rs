@@ -114,9 +114,9 @@ impl Command {
             }
             Command::Disconnect { opts, .. } => opts_size(opts),
             Command::Request { kind, .. } => match kind {
-                RequestKind::Fetch(opts) => opts_size(opts),
+                RequestKind::Fetch(opts) | RequestKind::Rooms(opts) => opts_size(opts),
                 RequestKind::ServerSideEmit(data) => values_size(data),
-                RequestKind::AllRooms | RequestKind::ServerCount => 0,
+                RequestKind::ServerCount => 0,
             },
             Command::ServerSideEmit { data } => values_size(data),
             Command::RemoteAck { value, .. } => values_size(std::slice::from_ref(value)),
@@ -248,7 +248,8 @@ impl Inbox {
 #[derive(Debug)]
 pub(crate) enum RequestKind {
     Fetch(BroadcastOpts),
-    AllRooms,
+    /// The rooms of the matching sockets; the node picks the request.
+    Rooms(BroadcastOpts),
     ServerSideEmit(Vec<Value>),
     ServerCount,
 }
@@ -363,7 +364,7 @@ impl<E: SocketEmitter> NamespaceTask<E> {
             Command::Request { kind, done } => {
                 let id = match kind {
                     RequestKind::Fetch(opts) => self.node.fetch_sockets(now, &opts),
-                    RequestKind::AllRooms => self.node.all_rooms(now),
+                    RequestKind::Rooms(opts) => self.node.rooms(now, &opts),
                     // The cluster handle checked the event; a refusal here drops
                     // `done` (the caller sees Closed).
                     RequestKind::ServerSideEmit(data) => {

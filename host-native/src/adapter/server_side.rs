@@ -71,4 +71,8 @@ pub struct ServerSideAcks {
     pub missing: u64,
     /// Whether the requests timeout ended the wait.
     pub timed_out: bool,
+    /// After a timeout: the error Node's `serverSideEmitWithAck` gives, in the
+    /// official adapter's words (`timeout reached: only 1 responses received
+    /// out of 2`). The values that came are in `values` all the same.
+    pub error: Option<String>,
 }

@@ -159,6 +159,11 @@ fn completed(object: &Object, c: &Completion) {
     set(object, "request", &id(c.request.0));
     set(object, "missing", &id(c.missing));
     set(object, "timedOut", &JsValue::from_bool(c.timed_out));
+    set(object, "serversExpected", &id(c.servers_expected));
+    set(object, "serversAnswered", &id(c.servers_answered));
+    if let Some(error) = &c.error {
+        set(object, "error", &error.as_str().into());
+    }
     let outcome = match &c.outcome {
         Outcome::Fetch(sockets) => {
             let list: Array = sockets.iter().map(socket_info_to_js).collect();
@@ -173,7 +178,13 @@ fn completed(object: &Object, c: &Completion) {
             set(object, "values", &values_to_js(values));
             "serverSideEmit"
         }
-        Outcome::BroadcastAck { clients, acks } => {
+        Outcome::BroadcastAck {
+            client_counts,
+            clients,
+            acks,
+        } => {
+            let counts: Array = client_counts.iter().map(|n| id(*n)).collect();
+            set(object, "clientCounts", &counts);
             set(object, "clients", &id(*clients));
             set(object, "acks", &id(*acks));
             "broadcastAck"
