@@ -311,3 +311,218 @@ fn sigterm_and_sigint_stop_gracefully_with_clients_connected() {
     assert_eq!(redis.cli(&["PUBSUB", "NUMSUB", "news"]), "news\n0");
     assert_eq!(redis.cli(&["PUBSUB", "NUMPAT"]), "0");
 }
+
+/// Every environment variable `--help` names for `command`.
+fn help_variables(command: &str) -> Vec<String> {
+    let help = String::from_utf8_lossy(&run(&[command, "--help"], &[]).stdout).into_owned();
+    let mut names: Vec<String> = help
+        .split("env: ")
+        .skip(1)
+        .map(|rest| {
+            rest.chars()
+                .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                .collect()
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// `(command, variable, flag, a bad value, what else the command needs)`.
+type BadValue<'a> = (&'a str, &'a str, &'a str, &'a str, &'a [&'a str]);
+
+#[test]
+fn every_flag_and_its_variable_refuse_a_bad_value_in_one_line_naming_them() {
+    let emit_needs: &[&str] = &["--redis-url", "redis://127.0.0.1:1", "chat message"];
+    let tls: &[&str] = &["--redis-url", "rediss://127.0.0.1:1"];
+    let tls_emit: &[&str] = &["--redis-url", "rediss://127.0.0.1:1", "chat message"];
+    let cases: &[BadValue<'_>] = &[
+        ("serve", "PORT", "--port", "70000", &[]),
+        ("serve", "CROSSCAST_HOST", "--host", "not a host", &[]),
+        ("serve", "CROSSCAST_LOG_FORMAT", "--log-format", "yaml", &[]),
+        ("serve", "CROSSCAST_ADAPTER", "--adapter", "fancy", &[]),
+        (
+            "serve",
+            "CROSSCAST_REQUESTS_TIMEOUT",
+            "--requests-timeout",
+            "0",
+            &[],
+        ),
+        (
+            "serve",
+            "CROSSCAST_CLUSTER_PUBLISH_QUEUE_BYTES",
+            "--cluster-publish-queue-bytes",
+            "0",
+            &[],
+        ),
+        (
+            "serve",
+            "CROSSCAST_CLUSTER_INBOX_BYTES",
+            "--cluster-inbox-bytes",
+            "lots",
+            &[],
+        ),
+        (
+            "serve",
+            "CROSSCAST_REDIS_INBOUND_QUEUE_BYTES",
+            "--redis-inbound-queue-bytes",
+            "many",
+            &[],
+        ),
+        ("serve", "CROSSCAST_PUBLISH", "--publish", ":chat", &[]),
+        (
+            "serve",
+            "CROSSCAST_PUBLISH_MAX_BYTES",
+            "--publish-max-bytes",
+            "0",
+            &[],
+        ),
+        (
+            "serve",
+            "CROSSCAST_CLIENT_SSE",
+            "--client-sse",
+            "connection",
+            &[],
+        ),
+        (
+            "serve",
+            "CROSSCAST_MAX_CONNECTIONS",
+            "--max-connections",
+            "0",
+            &[],
+        ),
+        ("serve", "CROSSCAST_MAX_PAYLOAD", "--max-payload", "10", &[]),
+        (
+            "serve",
+            "CROSSCAST_MAX_EVENTS_PER_SECOND",
+            "--max-events-per-second",
+            "fast",
+            &[],
+        ),
+        (
+            "serve",
+            "CROSSCAST_EVENTS_BURST",
+            "--events-burst",
+            "lots",
+            &[],
+        ),
+        (
+            "serve",
+            "CROSSCAST_MAX_REQUESTS_PER_SOCKET",
+            "--max-requests-per-socket",
+            "0",
+            &[],
+        ),
+        (
+            "serve",
+            "CROSSCAST_MAX_ROOMS_PER_SOCKET",
+            "--max-rooms-per-socket",
+            "0",
+            &[],
+        ),
+        (
+            "serve",
+            "CROSSCAST_CORS_ORIGIN",
+            "--cors-origin",
+            "no origin",
+            &[],
+        ),
+        (
+            "serve",
+            "REDIS_URL",
+            "--redis-url",
+            "http://user:s3cret@127.0.0.1:1",
+            &[],
+        ),
+        (
+            "serve",
+            "CROSSCAST_REDIS_CLUSTER",
+            "--redis-cluster",
+            "http://user:s3cret@127.0.0.1:1",
+            &[],
+        ),
+        (
+            "serve",
+            "CROSSCAST_REDIS_CA",
+            "--redis-ca",
+            "/no/such/ca.pem",
+            tls,
+        ),
+        (
+            "emit",
+            "CROSSCAST_LOG_FORMAT",
+            "--log-format",
+            "yaml",
+            emit_needs,
+        ),
+        (
+            "emit",
+            "CROSSCAST_ADAPTER",
+            "--adapter",
+            "fancy",
+            emit_needs,
+        ),
+        (
+            "emit",
+            "REDIS_URL",
+            "--redis-url",
+            "http://user:s3cret@127.0.0.1:1",
+            &["chat message"],
+        ),
+        (
+            "emit",
+            "CROSSCAST_REDIS_CLUSTER",
+            "--redis-cluster",
+            "http://user:s3cret@127.0.0.1:1",
+            &["chat message"],
+        ),
+        (
+            "emit",
+            "CROSSCAST_REDIS_CA",
+            "--redis-ca",
+            "/no/such/ca.pem",
+            tls_emit,
+        ),
+    ];
+    // Free text, as in Node: any key is a key.
+    let free_text = ["CROSSCAST_KEY"];
+    for command in ["serve", "emit"] {
+        let mut covered: Vec<String> = cases
+            .iter()
+            .filter(|c| c.0 == command)
+            .map(|c| c.1.to_owned())
+            .chain(free_text.iter().map(|v| (*v).to_owned()))
+            .collect();
+        covered.sort();
+        covered.dedup();
+        let mut named = help_variables(command);
+        named.retain(|v| !free_text.contains(&v.as_str()) || covered.contains(v));
+        assert_eq!(
+            named, covered,
+            "{command}: every variable of --help has a bad-value case"
+        );
+    }
+    for &(command, variable, flag, bad, needs) in cases {
+        let mut with_flag = vec![command, flag, bad];
+        with_flag.extend_from_slice(needs);
+        let out = run(&with_flag, &[]);
+        let line = assert_one_line_error(&out);
+        assert_eq!(out.status.code(), Some(2), "{with_flag:?}: {line}");
+        assert!(line.contains(flag), "{with_flag:?}: {line}");
+
+        let mut alone = vec![command];
+        alone.extend_from_slice(needs);
+        let out = run(&alone, &[(variable, bad)]);
+        let line = assert_one_line_error(&out);
+        assert_eq!(out.status.code(), Some(2), "{variable}={bad}: {line}");
+        assert!(
+            line.contains(flag) && line.contains(variable),
+            "{variable}={bad}: {line:?} does not name {flag} and {variable}"
+        );
+        assert!(
+            !line.contains("s3cret"),
+            "{variable}: a Redis URL is never printed: {line}"
+        );
+    }
+}

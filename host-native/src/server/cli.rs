@@ -22,6 +22,35 @@ pub struct Cli {
     pub logs: LogArgs,
 }
 
+/// When clap refused a value that came from an environment variable (the flag itself is not
+/// on the command line): the variable's name, so the one-line error names both.
+pub(crate) fn bad_value_source(error: &clap::Error) -> Option<String> {
+    use clap::CommandFactory;
+    use clap::error::{ContextKind, ContextValue};
+    let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    // `--max-connections <N>`: the long name.
+    let long = arg.split_whitespace().next()?.strip_prefix("--")?;
+    let on_command_line = std::env::args_os().any(|a| {
+        let a = a.to_string_lossy();
+        a.strip_prefix("--")
+            .is_some_and(|rest| rest == long || rest.starts_with(&format!("{long}=")))
+    });
+    if on_command_line {
+        return None;
+    }
+    let cli = Cli::command();
+    let commands = std::iter::once(&cli).chain(cli.get_subcommands());
+    let variable = commands
+        .flat_map(|c| c.get_arguments())
+        .find(|a| a.get_long() == Some(long))?
+        .get_env()?
+        .to_string_lossy()
+        .into_owned();
+    std::env::var_os(&variable).map(|_| variable)
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -59,6 +88,30 @@ pub struct Bridge {
     pub channel: String,
     /// The Socket.IO event emitted to the local clients of every node.
     pub event: String,
+}
+
+/// An IP address (IPv6 with or without brackets) or a host name of letters, digits, `-` and
+/// `.`: checked here so that a typo is a usage error, not a failure to listen.
+fn parse_host(text: &str) -> Result<String, String> {
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .unwrap_or(text);
+    if bare.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(text.to_owned());
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    };
+    if text.len() <= 253 && text.split('.').all(label_ok) {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("{text:?} is neither an IP address nor a host name"))
+    }
 }
 
 fn parse_bridge(text: &str) -> Result<Bridge, String> {
@@ -120,12 +173,14 @@ fn parse_client_sse(text: &str) -> Result<String, String> {
 /// Options of `crosscast serve`.
 #[derive(Clone, Debug, Args)]
 pub struct ServeConfig {
-    /// Address to listen on.
+    /// Address to listen on: an IP address (`0.0.0.0` and `::` for every interface) or a
+    /// host name.
     #[arg(
         long,
         env = "CROSSCAST_HOST",
         default_value = "127.0.0.1",
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = parse_host
     )]
     pub host: String,
     /// Port to listen on (0 picks a free port; the start line names it).

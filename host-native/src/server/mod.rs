@@ -68,7 +68,10 @@ pub fn main() -> ExitCode {
                         .map(str::trim)
                         .take_while(|l| !l.is_empty())
                         .collect();
-                    let line = line.join(" ");
+                    let mut line = line.join(" ");
+                    if let Some(variable) = cli::bad_value_source(&e) {
+                        line.push_str(&format!(" (from the environment variable {variable})"));
+                    }
                     eprintln!("crosscast: {}", line.trim_start_matches("error: "));
                     ExitCode::from(2)
                 }
