@@ -268,3 +268,49 @@ fn a_broadcast_with_acks_reports_each_servers_client_count() {
         assert_eq!(done.error, None);
     }
 }
+
+#[test]
+fn acks_beyond_the_clients_a_peer_counted_are_dropped_and_counted() {
+    for protocol in [Protocol::classic(), Protocol::sharded()] {
+        let mut a = node("AAAAAA", &protocol);
+        let mut b = node("BBBBBB", &protocol);
+        drain_events(&mut a);
+        drain_transmits(&mut b);
+        // A long timeout: the request stays open while B's flood arrives.
+        let request = a
+            .broadcast_with_ack(T0, Packet::event("ask", []), &BroadcastOpts::all(), 60_000)
+            .unwrap();
+        for event in drain_events(&mut a) {
+            if let Event::Question(Question::ServerCount { id, .. }) = event {
+                a.answer_server_count(T0, id, 3).unwrap();
+            }
+        }
+        for t in drain_transmits(&mut a) {
+            b.handle_message(T0, &t.channel, &t.payload);
+        }
+        // B says it reached 2 clients, then sends 1,000 acks.
+        let ack = drain_events(&mut b)
+            .into_iter()
+            .find_map(|e| match e {
+                Event::BroadcastWithAck { ack, .. } => Some(ack),
+                _ => None,
+            })
+            .expect("B delivers the broadcast");
+        b.handle_remote_client_count(T0, ack, 2).unwrap();
+        for n in 0..1_000 {
+            b.handle_remote_ack(T0, ack, Value::Int(n)).unwrap();
+        }
+        for t in drain_transmits(&mut b) {
+            a.handle_message(T0, &t.channel, &t.payload);
+        }
+        let acks: Vec<Value> = drain_events(&mut a)
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::AckReceived { request: r, value } if r == request => Some(value),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(acks, vec![Value::Int(0), Value::Int(1)], "{protocol:?}");
+        assert_eq!(a.stats().dropped_excess_acks, 998, "{protocol:?}");
+    }
+}

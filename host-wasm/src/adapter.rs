@@ -340,6 +340,7 @@ impl NodeBinding {
             ("remoteAcksPending", s.remote_acks_pending),
             ("questionsPending", s.questions_pending),
             ("droppedTableFull", s.dropped_table_full),
+            ("droppedExcessAcks", s.dropped_excess_acks),
             ("refusedTooDeep", s.refused_too_deep),
             ("refusedReservedEvent", s.refused_reserved_event),
         ] {

@@ -7,6 +7,7 @@
 
 use super::answers::mutation_event;
 use super::dialect::{Ask, Decoded, Dialect, Dropped, Inbound, Reply, Response, Signal};
+use super::requests::Collect;
 use super::{
     Event, Node, Purpose, Question, QuestionId, RemoteAck, RemoteAckId, ServerSideAckId, Time,
     TimerKind,
@@ -207,10 +208,13 @@ impl Node {
         let Some(part) = part else {
             return;
         };
-        let event = pending.collect(from.as_deref(), part);
-        if let Some(value) = event {
-            self.events
-                .push_back(Event::AckReceived { request: id, value });
+        match pending.collect(from.as_deref(), part) {
+            Collect::Ack(value) => {
+                self.events
+                    .push_back(Event::AckReceived { request: id, value });
+            }
+            Collect::ExcessAck => self.stats.dropped_excess_acks += 1,
+            Collect::Nothing => {}
         }
         self.try_complete(id);
     }

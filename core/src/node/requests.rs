@@ -57,6 +57,17 @@ impl Collected {
     }
 }
 
+/// What one response did to its request.
+#[derive(Debug)]
+pub(crate) enum Collect {
+    /// Counted (or a duplicate, dropped): nothing to tell the host.
+    Nothing,
+    /// A client ack to stream to the host.
+    Ack(Value),
+    /// A client ack beyond the clients counted: dropped.
+    ExcessAck,
+}
+
 /// One pending request.
 #[derive(Debug)]
 pub(crate) struct Pending {
@@ -93,16 +104,23 @@ impl Pending {
 
     /// Adds one response to a pending request; returns a client ack to stream.
     /// A second answer of a known server (sharded) is dropped as a duplicate.
-    pub(crate) fn collect(&mut self, from: Option<&str>, part: Part) -> Option<Value> {
+    pub(crate) fn collect(&mut self, from: Option<&str>, part: Part) -> Collect {
         let is_count_reply = matches!(part, Part::ClientCount(_));
         let first = match (&self.collected, &part) {
+            // A server counts its clients before any of them can ack: more acks
+            // than counted clients come from a peer that lies.
+            (Collected::BroadcastAck { clients, acks, .. }, Part::ClientAck(_))
+                if acks >= clients =>
+            {
+                return Collect::ExcessAck;
+            }
             (Collected::BroadcastAck { .. }, Part::ClientAck(_)) => true,
-            (Collected::BroadcastAck { .. }, _) if !is_count_reply => return None,
-            (Collected::ServerCount, _) => return None,
+            (Collected::BroadcastAck { .. }, _) if !is_count_reply => return Collect::Nothing,
+            (Collected::ServerCount, _) => return Collect::Nothing,
             _ => Requests::mark_answered(self, from),
         };
         if !first {
-            return None;
+            return Collect::Nothing;
         }
         match (&mut self.collected, part) {
             (Collected::Fetch(all), Part::Sockets(sockets)) => all.extend(sockets),
@@ -127,12 +145,12 @@ impl Pending {
             }
             (Collected::BroadcastAck { acks, .. }, Part::ClientAck(value)) => {
                 *acks += 1;
-                return Some(value);
+                return Collect::Ack(value);
             }
             // A response whose fields do not fit the request still counts, as in Node.
             _ => {}
         }
-        None
+        Collect::Nothing
     }
 
     /// Remote servers the request waited for: the first count, or what

@@ -44,6 +44,10 @@ pub struct Stats {
     /// Messages of other servers dropped because the table they would fill
     /// ([`crate::Limits::max_pending`]) was full.
     pub dropped_table_full: u64,
+    /// Client acks of other servers for one of this node's broadcasts beyond
+    /// the clients those servers counted: dropped, never streamed to the host
+    /// (a peer cannot grow a request's ack stream past what it announced).
+    pub dropped_excess_acks: u64,
     /// Operations of the local app refused because a value nests deeper than
     /// the cluster carries.
     pub refused_too_deep: u64,

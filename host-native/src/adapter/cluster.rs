@@ -164,6 +164,11 @@ pub struct Metrics {
     /// cluster: a reserved server-side event name, or a value nested deeper than
     /// the cluster carries. The app got [`Error::Refused`].
     pub refused: u64,
+    /// Server-side events of other servers that found their namespace's queue
+    /// to the app full ([`SERVER_SIDE_QUEUE`] events, kept also while the app
+    /// has not asked for them): dropped, reason `queue_full`. Their ack is never
+    /// answered; the core's timer frees its entry.
+    pub server_side_dropped: u64,
     /// Whether Redis is connected now.
     pub connected: bool,
 }
@@ -371,6 +376,7 @@ impl Cluster {
             core.remote_acks_pending += s.remote_acks_pending;
             core.questions_pending += s.questions_pending;
             core.dropped_table_full += s.dropped_table_full;
+            core.dropped_excess_acks += s.dropped_excess_acks;
             core.refused_too_deep += s.refused_too_deep;
             core.refused_reserved_event += s.refused_reserved_event;
         }
@@ -403,6 +409,7 @@ impl Cluster {
             inbox_peak_bytes,
             ids_forgotten: self.inner.ids.forgotten(),
             refused: self.inner.refused.load(Ordering::Relaxed),
+            server_side_dropped: self.inner.server_side.dropped(),
             connected: self.is_connected(),
         }
     }
@@ -789,6 +796,8 @@ pub(crate) trait LocalSockets: Send + Sync {
 #[derive(Debug, Default)]
 pub(crate) struct ServerSideRoutes {
     state: Mutex<ServerSideState>,
+    /// Events dropped at a full queue.
+    dropped: AtomicU64,
 }
 
 #[derive(Debug, Default)]
@@ -799,10 +808,16 @@ struct ServerSideState {
     waiting: HashMap<String, mpsc::Receiver<ServerSideEvent>>,
 }
 
-/// Server-side events kept per namespace for a receiver that is slow or not there yet.
-const SERVER_SIDE_QUEUE: usize = 1024;
+/// Server-side events kept per namespace for a receiver that is slow or not there yet
+/// (each at most the core's `Limits::max_message_bytes` on the wire).
+pub const SERVER_SIDE_QUEUE: usize = 1024;
 
 impl ServerSideRoutes {
+    /// Events dropped at a full queue, since the start.
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
     /// The receiver of namespace `nsp`'s events: the first call takes it, later calls get `None`.
     pub(crate) fn take_receiver(&self, nsp: &str) -> Option<mpsc::Receiver<ServerSideEvent>> {
         let mut state = lock(&self.state);
@@ -834,6 +849,7 @@ impl ServerSideRoutes {
         };
         // Outside the lock: a dropped event drops its ack, which talks to the namespace task.
         if sender.try_send(event).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(nsp, "server-side event dropped: no listener keeps up");
         }
     }
@@ -946,6 +962,27 @@ mod tests {
             args: Vec::new(),
             ack: None,
         }
+    }
+
+    /// Nobody listens and a peer keeps sending: the queue keeps the first
+    /// [`SERVER_SIDE_QUEUE`] events, drops and counts the rest, and the app that asks
+    /// later gets the kept ones.
+    #[test]
+    fn a_full_server_side_queue_drops_and_counts_the_rest() {
+        let routes = ServerSideRoutes::default();
+        for n in 0..SERVER_SIDE_QUEUE + 5 {
+            routes.deliver("/", event(n));
+        }
+        assert_eq!(routes.dropped(), 5);
+        let mut rx = routes.take_receiver("/").expect("the first call gets it");
+        let mut kept = 0;
+        while let Ok(got) = rx.try_recv() {
+            assert_eq!(got.event, format!("e{kept}"), "the first ones, in order");
+            kept += 1;
+        }
+        assert_eq!(kept, SERVER_SIDE_QUEUE);
+        routes.deliver("/", event(0));
+        assert_eq!(routes.dropped(), 5, "room again once the app read them");
     }
 
     /// The first server-side event of a namespace and the application's first

@@ -85,9 +85,13 @@ pub(crate) struct ClusterStats {
     pub(crate) remote_acks_pending: u64,
     /// Messages of other servers dropped because the table they fill was full.
     pub(crate) dropped_table_full: u64,
+    /// Client acks of other servers beyond the clients they counted, dropped.
+    pub(crate) dropped_excess_acks: u64,
     /// Operations of this server refused before reaching the cluster (reserved
     /// server-side event name, value too deep).
     pub(crate) refused: u64,
+    /// Server-side events of other servers dropped at the app's full queue.
+    pub(crate) server_side_dropped: u64,
 }
 
 /// An error of a cluster operation, shown to clients as `{error: <message>}`.
@@ -287,7 +291,9 @@ impl Cluster {
                     server_side_acks_expired: m.core.server_side_acks_expired,
                     remote_acks_pending: m.core.remote_acks_pending,
                     dropped_table_full: m.core.dropped_table_full,
+                    dropped_excess_acks: m.core.dropped_excess_acks,
                     refused: m.refused,
+                    server_side_dropped: m.server_side_dropped,
                 }
             }
         }

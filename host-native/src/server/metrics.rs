@@ -253,8 +253,21 @@ pub(crate) fn render(snapshot: &Snapshot<'_>) -> String {
     metric(
         "crosscast_peer_messages_dropped_total",
         "counter",
-        "Messages of other servers dropped because the table they would fill was full, by table.",
-        &[("{reason=\"table_full\"}", c.dropped_table_full)],
+        "Messages of other servers dropped, by reason (table_full: the table they would fill \
+         was full: the core's questions, remote acks, server-side acks or peers, 65536 \
+         entries each; excess_ack: a client ack for this server's broadcast beyond the \
+         clients its server counted).",
+        &[
+            ("{reason=\"table_full\"}", c.dropped_table_full),
+            ("{reason=\"excess_ack\"}", c.dropped_excess_acks),
+        ],
+    );
+    metric(
+        "crosscast_server_side_events_dropped_total",
+        "counter",
+        "Server-side events of other servers not handed to this server's handler, by reason \
+         (queue_full: 1024 events were already waiting in the namespace's queue).",
+        &[("{reason=\"queue_full\"}", c.server_side_dropped)],
     );
     metric(
         "crosscast_operations_refused_total",
