@@ -28,8 +28,8 @@
 //! Every socket joins the room named after its own id on connect, as Node sockets do, so that
 //! Node servers can address it with `to(id)`. Every socket is registered with the cluster on
 //! connect and forgotten on disconnect, so that other servers' `fetchSockets()` see its real
-//! handshake (headers, query, auth, address, time, issued, secure, xdomain, url); its
-//! `socket.data` is an empty object (the chat keeps none).
+//! handshake (headers, query, auth, address, time, issued, secure, xdomain, url) and its
+//! `socket.data`: `{server: <uid of the node it is connected to>}`.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -156,10 +156,14 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, cha
     // Freed by the disconnect handler (or with the socket, should that never run).
     let admission = Arc::new(Mutex::new(Some(admission)));
     socket.join(socket.id);
-    // What other servers' fetchSockets() show of this socket; the chat keeps no socket.data.
-    let no_data = crosscast_core::Value::Map(Vec::new());
+    // What other servers' fetchSockets() show of this socket: its handshake, and as
+    // socket.data the node it is connected to.
+    let data = crosscast_core::Value::Map(vec![(
+        "server".to_owned(),
+        crosscast_core::Value::from(chat.cluster.uid().as_str()),
+    )]);
     chat.cluster
-        .register_socket(socket.id, socket.req_parts(), auth, no_data);
+        .register_socket(socket.id, socket.req_parts(), auth, data);
     chat.metrics.socket_connected();
     debug!(sid = %socket.id, "socket connected");
     let limits = chat.limits.socket();

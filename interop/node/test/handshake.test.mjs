@@ -2,7 +2,7 @@
 // of a `crosscast serve` server (classic and sharded): a Rust socket arrives
 // with the handshake its client really made (auth, query, headers, address,
 // time, issued in epoch ms, secure, xdomain, url) and its socket.data (the chat
-// app keeps none: an empty object). The server's record of its sockets
+// app's: the uid of the server it is on). The server's record of its sockets
 // shrinks back when they disconnect (the gauge crosscast_socket_records).
 // Real processes: a private redis-server, the crosscast binary, socket.io-client.
 import { test, before, after } from "node:test";
@@ -33,11 +33,11 @@ async function startCrosscast(args) {
   let out = "";
   let err = "";
   child.stderr.on("data", (d) => (err += d));
-  const url = await within(10_000, "crosscast start line", new Promise((resolve, reject) => {
+  const { url, uid } = await within(10_000, "crosscast start line", new Promise((resolve, reject) => {
     child.stdout.on("data", (d) => {
       out += d;
-      const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+) uid=\S+\n/);
-      if (m) resolve(m[1]);
+      const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+) uid=(\S+)\n/);
+      if (m) resolve({ url: m[1], uid: m[2] });
     });
     child.once("exit", (code) => reject(new Error(`crosscast exited ${code}: ${err}`)));
     child.once("error", reject);
@@ -45,7 +45,7 @@ async function startCrosscast(args) {
     child.kill("SIGKILL");
     throw e;
   });
-  return { url, child };
+  return { url, uid, child };
 }
 
 /** A Socket.IO server in this process on the official adapter. */
@@ -143,7 +143,7 @@ for (const adapter of ["classic", "sharded"]) {
     assert.equal(handshake.xdomain, true, "the client sent an Origin header");
     assert.match(handshake.url, /^\/socket\.io\/\?/);
     assert.match(handshake.url, /[?&]lang=fr(&|$)/);
-    assert.deepEqual(data, {}, "the chat app keeps no socket.data: an empty object");
+    assert.deepEqual(data, { server: rust.uid }, "the chat app's socket.data: the server's uid");
     assert.deepEqual([...fetched.rooms], [alice.id], "rooms as before");
   });
 
