@@ -104,6 +104,42 @@ fn sharded_ten_thousand_unanswered_server_side_acks_leave_nothing_behind() {
     unanswered_server_side_acks_from_a_node_peer_leave_nothing_behind("sharded");
 }
 
+/// crosscast's own requests timeout is a minute here, so its ack entries would expire only
+/// after 61 s: a gauge back at 0 within seconds, with nothing expired, is the handler's
+/// dropped `ServerSideAck` releasing each entry at once.
+fn unhandled_server_side_acks_are_released_at_once_not_at_the_timeout(adapter: &str) {
+    let redis = RedisServer::start();
+    let crosscast = Server::start(&[
+        "--redis-url",
+        &redis.url(),
+        "--adapter",
+        adapter,
+        "--requests-timeout",
+        "60000",
+    ]);
+    let result = node_flood(&redis, adapter, "nobody-handles-this", 200);
+    assert_eq!(result["fired"], 200);
+    assert_eq!(result["answered"], 0);
+    eventually("every entry released", || {
+        (metric(&crosscast, "crosscast_server_side_acks_pending") == 0).then_some(())
+    });
+    assert_eq!(
+        metric(&crosscast, "crosscast_server_side_acks_expired_total"),
+        0,
+        "released, not expired"
+    );
+}
+
+#[test]
+fn classic_unhandled_server_side_acks_are_released_at_once() {
+    unhandled_server_side_acks_are_released_at_once_not_at_the_timeout("classic");
+}
+
+#[test]
+fn sharded_unhandled_server_side_acks_are_released_at_once() {
+    unhandled_server_side_acks_are_released_at_once_not_at_the_timeout("sharded");
+}
+
 /// Sends one command with binary-safe arguments over RESP2 and reads the reply line.
 fn redis_command(port: u16, args: &[&[u8]]) -> String {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
