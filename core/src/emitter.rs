@@ -1,22 +1,28 @@
-//! The emitter (`@socket.io/redis-emitter` 5.x): publishes into a classic
-//! cluster without joining it (NODE-WIRE.md §5).
+//! The emitter (`@socket.io/redis-emitter` 5.x): publishes into a cluster
+//! without joining it (NODE-WIRE.md §5). Classic, as Node's emitter; or sharded,
+//! as a sharded adapter of uid `emitter` would publish (Node has no sharded
+//! emitter; crosscast's `emit --adapter sharded` is one).
 
-use crate::channel::ClassicChannels;
+use crate::channel::{ClassicChannels, ShardedChannels, SubscriptionMode};
 use crate::classic::{ClassicBroadcast, ClassicRequest, EMITTER_UID, RequestBody, Target};
 use crate::error::UsageError;
 use crate::limits::Limits;
+use crate::node::PublishKind;
 use crate::options::BroadcastOpts;
 use crate::packet::Packet;
 use crate::room::Room;
+use crate::sharded::{ShardedBody, ShardedMessage};
 use crate::value::Value;
 
 /// Event names the emitter refuses, as Node's emitter does: the names a client
 /// cannot decode.
 pub use crate::event_name::CLIENT_RESERVED_EVENTS as RESERVED_EVENTS;
 
-/// A message ready to PUBLISH: channel and payload.
+/// A message ready to publish: the command, the channel and the payload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Publication {
+    /// The command to publish it with (`PUBLISH` classic, `SPUBLISH` sharded).
+    pub kind: PublishKind,
     /// The Redis channel.
     pub channel: String,
     /// The payload bytes.
@@ -27,20 +33,40 @@ pub struct Publication {
 #[derive(Clone, Debug)]
 pub struct Emitter {
     nsp: String,
-    channels: ClassicChannels,
+    wire: Wire,
+}
+
+/// The protocol an emitter writes.
+#[derive(Clone, Debug)]
+enum Wire {
+    Classic(ClassicChannels),
+    /// Everything goes on the main channel, which every sharded server holds
+    /// whatever its subscription mode.
+    Sharded(ShardedChannels),
 }
 
 impl Emitter {
     /// An emitter for `nsp` (a leading `/` is added when missing, as `of()` does)
     /// under prefix `key`.
     pub fn new(key: &str, nsp: &str) -> Self {
-        let nsp = if nsp.starts_with('/') {
-            nsp.to_owned()
-        } else {
-            format!("/{nsp}")
-        };
+        let nsp = with_slash(nsp);
         Self {
-            channels: ClassicChannels::new(key, &nsp),
+            wire: Wire::Classic(ClassicChannels::new(key, &nsp)),
+            nsp,
+        }
+    }
+
+    /// An emitter into a sharded cluster of `channel_prefix` (any subscription
+    /// mode): its messages are those of a sharded adapter of uid `emitter`, on
+    /// the main channel, published with `SPUBLISH`.
+    pub fn sharded(channel_prefix: &str, nsp: &str) -> Self {
+        let nsp = with_slash(nsp);
+        Self {
+            wire: Wire::Sharded(ShardedChannels::new(
+                channel_prefix,
+                &nsp,
+                SubscriptionMode::Static,
+            )),
             nsp,
         }
     }
@@ -62,6 +88,15 @@ impl Emitter {
         }
         let mut packet = Packet::event(event, args);
         Limits::default().check_depth(&packet.data)?;
+        let channels = match &self.wire {
+            Wire::Classic(channels) => channels,
+            Wire::Sharded(_) => {
+                return Ok(self.sharded_message(ShardedBody::Broadcast {
+                    packet,
+                    opts: opts.clone(),
+                }));
+            }
+        };
         packet.nsp = Some(self.nsp.clone());
         let message = ClassicBroadcast {
             uid: EMITTER_UID.to_owned(),
@@ -69,13 +104,18 @@ impl Emitter {
             opts: opts.clone(),
         };
         Ok(Publication {
-            channel: self.channels.broadcast_for(&opts.rooms),
+            kind: PublishKind::Publish,
+            channel: channels.broadcast_for(&opts.rooms),
             payload: message.encode_as_emitter(),
         })
     }
 
     /// `socketsJoin(rooms)` for the sockets matching `opts`.
     pub fn sockets_join(&self, opts: &BroadcastOpts, rooms: Vec<Room>) -> Publication {
+        if let Wire::Sharded(_) = self.wire {
+            let opts = opts.clone();
+            return self.sharded_message(ShardedBody::SocketsJoin { opts, rooms });
+        }
         self.request(
             None,
             RequestBody::Join {
@@ -87,6 +127,10 @@ impl Emitter {
 
     /// `socketsLeave(rooms)` for the sockets matching `opts`.
     pub fn sockets_leave(&self, opts: &BroadcastOpts, rooms: Vec<Room>) -> Publication {
+        if let Wire::Sharded(_) = self.wire {
+            let opts = opts.clone();
+            return self.sharded_message(ShardedBody::SocketsLeave { opts, rooms });
+        }
         self.request(
             None,
             RequestBody::Leave {
@@ -98,6 +142,10 @@ impl Emitter {
 
     /// `disconnectSockets(close)` for the sockets matching `opts`.
     pub fn disconnect_sockets(&self, opts: &BroadcastOpts, close: bool) -> Publication {
+        if let Wire::Sharded(_) = self.wire {
+            let opts = opts.clone();
+            return self.sharded_message(ShardedBody::DisconnectSockets { opts, close });
+        }
         self.request(
             None,
             RequestBody::Disconnect {
@@ -123,21 +171,111 @@ impl Emitter {
         data.extend(args);
         crate::event_name::check_server_side(&data)?;
         Limits::default().check_depth(&data)?;
+        if let Wire::Sharded(_) = self.wire {
+            return Ok(self.sharded_message(ShardedBody::ServerSideEmit {
+                request_id: None,
+                packet: data,
+            }));
+        }
         Ok(self.request(
             Some(EMITTER_UID.to_owned()),
             RequestBody::ServerSideEmit { data },
         ))
     }
 
+    /// A classic request (on the request channel). Only for a classic emitter.
     fn request(&self, uid: Option<String>, body: RequestBody) -> Publication {
         let request = ClassicRequest {
             uid,
             request_id: None,
             body,
         };
+        let channel = match &self.wire {
+            Wire::Classic(channels) => channels.request().to_owned(),
+            Wire::Sharded(channels) => channels.main().to_owned(),
+        };
         Publication {
-            channel: self.channels.request().to_owned(),
+            kind: PublishKind::Publish,
+            channel,
             payload: request.encode(),
         }
+    }
+
+    /// A sharded message of uid `emitter` on the main channel.
+    fn sharded_message(&self, body: ShardedBody) -> Publication {
+        let channel = match &self.wire {
+            Wire::Sharded(channels) => channels.main().to_owned(),
+            Wire::Classic(channels) => channels.request().to_owned(),
+        };
+        let message = ShardedMessage {
+            uid: EMITTER_UID.to_owned(),
+            nsp: self.nsp.clone(),
+            body,
+        };
+        Publication {
+            kind: PublishKind::SPublish,
+            channel,
+            payload: message.encode(),
+        }
+    }
+}
+
+/// `nsp` with its leading `/`, as `of()` adds it.
+fn with_slash(nsp: &str) -> String {
+    if nsp.starts_with('/') {
+        nsp.to_owned()
+    } else {
+        format!("/{nsp}")
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// The sharded emitter writes what a sharded adapter of uid `emitter` would,
+    /// on the main channel every sharded server holds, with `SPUBLISH`.
+    #[test]
+    fn a_sharded_emitter_speaks_the_sharded_protocol_on_the_main_channel() {
+        let emitter = Emitter::sharded("app", "chat");
+        let lobby = BroadcastOpts::to_rooms(["lobby"]);
+        let sent = [
+            emitter
+                .broadcast(&lobby, "note", vec![Value::from(1)])
+                .unwrap(),
+            emitter.sockets_join(&lobby, vec![Room::from("vip")]),
+            emitter.sockets_leave(&lobby, vec![Room::from("vip")]),
+            emitter.disconnect_sockets(&lobby, true),
+            emitter.server_side_emit("tick", vec![]).unwrap(),
+        ];
+        let mut types = Vec::new();
+        for p in &sent {
+            assert_eq!(p.kind, PublishKind::SPublish);
+            assert_eq!(p.channel, "app#/chat#");
+            let message = ShardedMessage::decode(&p.payload, &Limits::default()).unwrap();
+            assert_eq!(
+                (message.uid.as_str(), message.nsp.as_str()),
+                ("emitter", "/chat")
+            );
+            types.push(message.body.type_number());
+        }
+        assert_eq!(types, [3, 4, 5, 6, 9]);
+        assert!(
+            emitter.broadcast(&lobby, "connect", vec![]).is_err(),
+            "reserved"
+        );
+    }
+
+    #[test]
+    fn a_classic_emitter_publishes_with_publish() {
+        let emitter = Emitter::new("socket.io", "/");
+        let p = emitter
+            .broadcast(&BroadcastOpts::all(), "note", vec![])
+            .unwrap();
+        assert_eq!(
+            (p.kind, p.channel.as_str()),
+            (PublishKind::Publish, "socket.io#/#")
+        );
     }
 }

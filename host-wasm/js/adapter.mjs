@@ -15,8 +15,6 @@ const { Adapter } = adapterModule;
 /** Milliseconds on the adapters' clock: never later than the real time. */
 const now = () => Math.floor(performance.now());
 
-const URL_SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 function randomBytes(n) {
   const bytes = new Uint8Array(n);
   if (globalThis.crypto?.getRandomValues) return globalThis.crypto.getRandomValues(bytes);
@@ -24,10 +22,8 @@ function randomBytes(n) {
   return bytes;
 }
 
-/** 6 URL-safe characters (the classic adapter's uid2(6)). */
-const classicUid = () => Array.from(randomBytes(6), (b) => URL_SAFE[b & 63]).join("");
-/** 16 hex characters (the sharded adapter's randomId()). */
-const shardedUid = () => Array.from(randomBytes(8), (b) => b.toString(16).padStart(2, "0")).join("");
+/** Random bytes for one node uid: the core makes the uid of the protocol's shape. */
+const uidRandom = () => randomBytes(8);
 
 /** socket.io's `{rooms: Set, except: Set, flags}` as the node reads it. */
 const wireOpts = (opts) => ({
@@ -60,7 +56,6 @@ export class CrosscastAdapter extends Adapter {
     super(nsp);
     this.pubClient = pubClient;
     this.subClient = subClient;
-    this.requestsTimeout = config.requestsTimeout;
     this.link = new RedisLink(pubClient, subClient, (channel, payload) =>
       this._input(() => this.core.handleMessage(now(), channel, payload)),
     );
@@ -283,7 +278,7 @@ export class CrosscastAdapter extends Adapter {
   broadcastWithAck(packet, opts, clientCountCallback, ack) {
     packet.nsp = this.nsp.name;
     if (!opts?.flags?.local) {
-      const timeout = opts?.flags?.timeout ?? this.requestsTimeout;
+      const timeout = opts?.flags?.timeout ?? this.core.requestsTimeout;
       // socket.io counts one client-count callback per server; the node
       // reports each remote server's count once every one has counted.
       const done = (completion) => {
@@ -399,13 +394,14 @@ export function createAdapter(pubClient, subClient, opts = {}) {
   const config = {
     ...commonOptions(opts),
     protocol: "classic",
-    key: opts.key || "socket.io",
-    requestsTimeout: opts.requestsTimeout || 5000,
+    // Absent (and, as in Node, empty or 0) options take the core's defaults.
+    key: opts.key || undefined,
+    requestsTimeout: opts.requestsTimeout || undefined,
     publishOnSpecificResponseChannel: !!opts.publishOnSpecificResponseChannel,
   };
   // A plain function: socket.io calls it with `new`.
   return function (nsp) {
-    return new CrosscastAdapter(nsp, pubClient, subClient, { ...config, uid: classicUid() });
+    return new CrosscastAdapter(nsp, pubClient, subClient, { ...config, uidRandom: uidRandom() });
   };
 }
 
@@ -419,11 +415,11 @@ export function createShardedAdapter(pubClient, subClient, opts = {}) {
   const config = {
     ...commonOptions(opts),
     protocol: "sharded",
-    channelPrefix: opts.channelPrefix ?? "socket.io",
+    channelPrefix: opts.channelPrefix,
     subscriptionMode: opts.subscriptionMode ?? "dynamic",
-    requestsTimeout: opts.requestsTimeout || 5000,
+    requestsTimeout: opts.requestsTimeout || undefined,
   };
   return function (nsp) {
-    return new CrosscastAdapter(nsp, pubClient, subClient, { ...config, uid: shardedUid() });
+    return new CrosscastAdapter(nsp, pubClient, subClient, { ...config, uidRandom: uidRandom() });
   };
 }

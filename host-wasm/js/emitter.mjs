@@ -5,15 +5,6 @@
 import { EmitterCore } from "../pkg/crosscast_wasm.js";
 import { CrosscastError } from "./error.mjs";
 
-const RESERVED_EVENTS = new Set([
-  "connect",
-  "connect_error",
-  "disconnect",
-  "disconnecting",
-  "newListener",
-  "removeListener",
-]);
-
 /**
  * Turns what the caller gave into `publish(channel, bytes)`:
  * - a function is used as is;
@@ -56,7 +47,8 @@ function roomList(rooms) {
 export class Emitter {
   constructor(redisClient, opts = {}, nsp = "/") {
     this.redisClient = redisClient;
-    this.opts = { key: "socket.io", ...opts };
+    // An absent key is the core's default ("socket.io").
+    this.opts = { ...opts };
     this._publish = toPublish(redisClient);
     this._core = new EmitterCore(this.opts.key, nsp);
     this.nsp = this._core.nsp;
@@ -176,9 +168,6 @@ export class BroadcastOperator {
   }
 
   emit(ev, ...args) {
-    if (RESERVED_EVENTS.has(ev)) {
-      throw new CrosscastError(`"${ev}" is a reserved event name`, "INVALID_ARGUMENT");
-    }
     if (args.length > 0 && typeof args[args.length - 1] === "function") {
       throw new CrosscastError("Acknowledgements are not supported", "ACK_UNSUPPORTED");
     }

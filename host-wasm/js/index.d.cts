@@ -66,7 +66,7 @@ export interface BroadcastOpts {
 
 /** The raw wasm binding over crosscast-core's emitter. */
 export declare class EmitterCore {
-  constructor(key: string, nsp: string);
+  constructor(key: string | undefined, nsp: string);
   free(): void;
   readonly nsp: string;
   broadcast(opts: BroadcastOpts | undefined, event: string, args: any[]): Publication;
@@ -173,6 +173,8 @@ export declare class NodeCore {
   constructor(config: Record<string, unknown>, now: number);
   free(): void;
   readonly uid: string;
+  /** The requests timeout in ms, the core's default applied. */
+  readonly requestsTimeout: number;
   readonly pendingRequests: number;
   handleMessage(now: number, channel: string, payload: Uint8Array): void;
   handleTimeout(now: number): void;

@@ -67,6 +67,12 @@ impl NodeBinding {
     }
 
     /// How many of this node's requests are pending.
+    /// The requests timeout in ms, the core's default applied.
+    #[wasm_bindgen(getter, js_name = requestsTimeout)]
+    pub fn requests_timeout(&self) -> f64 {
+        self.inner.config().requests_timeout_ms as f64
+    }
+
     #[wasm_bindgen(getter, js_name = pendingRequests)]
     pub fn pending_requests(&self) -> usize {
         self.inner.pending_requests()

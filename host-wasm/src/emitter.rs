@@ -20,9 +20,11 @@ pub struct EmitterBinding {
 
 #[wasm_bindgen(js_class = EmitterCore)]
 impl EmitterBinding {
-    /// `new EmitterCore(key, nsp)`: a leading `/` is added to `nsp` when missing.
+    /// `new EmitterCore(key, nsp)`: a leading `/` is added to `nsp` when missing; an absent
+    /// `key` is the core's default ([`crosscast_core::node::DEFAULT_KEY`]).
     #[wasm_bindgen(constructor)]
-    pub fn new(key: &str, nsp: &str) -> EmitterBinding {
+    pub fn new(key: Option<String>, nsp: &str) -> EmitterBinding {
+        let key = key.as_deref().unwrap_or(crosscast_core::node::DEFAULT_KEY);
         EmitterBinding {
             inner: Emitter::new(key, nsp),
         }

@@ -27,6 +27,27 @@ test("bad configurations throw INVALID_ARGUMENT", () => {
   }
 });
 
+test("the core makes the uid from the host's random bytes, in the shape of Node's adapter", () => {
+  const random = Uint8Array.from([0, 1, 2, 63, 64, 255, 0xab, 0xcd]);
+  assert.equal(new NodeCore({ nsp: "/", uidRandom: random }, 0).uid, "ABC_A_");
+  assert.equal(
+    new NodeCore({ nsp: "/", protocol: "sharded", uidRandom: random }, 0).uid,
+    "0001023f40ffabcd",
+  );
+  assert.throws(() => new NodeCore({ nsp: "/", uidRandom: new Uint8Array(3) }, 0), {
+    code: "INVALID_ARGUMENT",
+  });
+});
+
+test("absent options take the core's defaults", () => {
+  assert.equal(new NodeCore({ uid: "abc", nsp: "/" }, 0).requestsTimeout, 5000);
+  assert.equal(new NodeCore({ uid: "abc", nsp: "/", requestsTimeout: 0 }, 0).requestsTimeout, 5000);
+  assert.equal(new NodeCore({ uid: "abc", nsp: "/", requestsTimeout: 250 }, 0).requestsTimeout, 250);
+  const core = new NodeCore({ uid: "abc", nsp: "/" }, 0);
+  const subscriptions = events(core).filter((e) => e.type === "subscribe").map((e) => e.channel);
+  assert.ok(subscriptions.includes("socket.io-request#/#"), JSON.stringify(subscriptions));
+});
+
 test("a classic node subscribes the official channels plus its membership channel", () => {
   const core = new NodeCore({ uid: "abc123", nsp: "/chat", key: "k", heartbeatInterval: 1000 }, 10);
   assert.deepEqual(

@@ -176,9 +176,21 @@ fn emit_reaches_the_node_peer_server() {
 #[test]
 fn reserved_events_are_refused() {
     let redis = RedisServer::start();
-    let out = run(&["emit", "--redis-url", &redis.url(), "disconnect"], &[]);
-    let line = assert_one_line_error(&out);
-    assert!(line.contains("reserved"), "{line}");
+    for adapter in ["classic", "sharded"] {
+        let args = [
+            "emit",
+            "--redis-url",
+            &redis.url(),
+            "--adapter",
+            adapter,
+            "disconnect",
+        ];
+        let out = run(&args, &[]);
+        let line = assert_one_line_error(&out);
+        assert!(line.contains("reserved"), "{adapter}: {line}");
+        // Bad input, refused before Redis is asked: exit 2 as every usage error.
+        assert_eq!(out.status.code(), Some(2), "{adapter}: {line}");
+    }
 }
 
 #[test]

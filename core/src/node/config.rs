@@ -3,6 +3,17 @@
 use crate::channel::SubscriptionMode;
 use crate::limits::Limits;
 
+/// Node's default channel prefix: `key` of the classic adapter and the
+/// emitter, `channelPrefix` of the sharded adapter.
+pub const DEFAULT_KEY: &str = "socket.io";
+
+/// How many random bytes a host draws for one node uid
+/// ([`Protocol::uid_from_random`]).
+pub const UID_RANDOM_BYTES: usize = 8;
+
+/// URL-safe base64, in value order.
+const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
 /// Which protocol the node speaks, with that protocol's options.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -28,7 +39,7 @@ impl Protocol {
     /// The classic protocol with Node's defaults.
     pub fn classic() -> Self {
         Protocol::Classic {
-            key: "socket.io".to_owned(),
+            key: DEFAULT_KEY.to_owned(),
             publish_on_specific_response_channel: false,
         }
     }
@@ -36,9 +47,37 @@ impl Protocol {
     /// The sharded protocol with Node's defaults (`dynamic` mode).
     pub fn sharded() -> Self {
         Protocol::Sharded {
-            channel_prefix: "socket.io".to_owned(),
+            channel_prefix: DEFAULT_KEY.to_owned(),
             subscription_mode: SubscriptionMode::Dynamic,
         }
+    }
+
+    /// A node uid of the shape Node's adapter of this protocol draws, made from
+    /// `random`, bytes the host drew (the core draws none): 6 URL-safe
+    /// characters for classic (`uid2(6)`: the low 6 bits of the first six
+    /// bytes), 16 lowercase hex characters for sharded (`randomId()`: all
+    /// eight bytes). Every host derives its uids with this.
+    pub fn uid_from_random(&self, random: [u8; UID_RANDOM_BYTES]) -> String {
+        match self {
+            Protocol::Classic { .. } => random[..6]
+                .iter()
+                .map(|b| URL_SAFE[usize::from(b & 63)] as char)
+                .collect(),
+            Protocol::Sharded { .. } => random.iter().map(|b| format!("{b:02x}")).collect(),
+        }
+    }
+
+    /// Whether a node of this protocol wants [`super::Node::handle_room_added`]
+    /// and [`super::Node::handle_room_removed`]: only the sharded `dynamic`
+    /// modes subscribe rooms. A host may skip watching its rooms otherwise.
+    pub fn wants_room_changes(&self) -> bool {
+        matches!(
+            self,
+            Protocol::Sharded {
+                subscription_mode: SubscriptionMode::Dynamic | SubscriptionMode::DynamicPrivate,
+                ..
+            }
+        )
     }
 }
 
@@ -69,17 +108,60 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
+    /// Node's `requestsTimeout`.
+    pub const DEFAULT_REQUESTS_TIMEOUT_MS: u64 = 5000;
+    /// The heartbeat interval (Node's ClusterAdapter `heartbeatInterval`).
+    pub const DEFAULT_HEARTBEAT_INTERVAL_MS: u64 = 1000;
+    /// The heartbeat timeout (Node's ClusterAdapter `heartbeatTimeout`).
+    pub const DEFAULT_HEARTBEAT_TIMEOUT_MS: u64 = 3000;
+    /// How often pending requests recount the servers.
+    pub const DEFAULT_RECOUNT_INTERVAL_MS: u64 = 1000;
+
     /// A configuration with the defaults above.
     pub fn new(uid: impl Into<String>, nsp: impl Into<String>, protocol: Protocol) -> Self {
         Self {
             uid: uid.into(),
             nsp: nsp.into(),
             protocol,
-            requests_timeout_ms: 5000,
-            heartbeat_interval_ms: 1000,
-            heartbeat_timeout_ms: 3000,
-            recount_interval_ms: 1000,
+            requests_timeout_ms: Self::DEFAULT_REQUESTS_TIMEOUT_MS,
+            heartbeat_interval_ms: Self::DEFAULT_HEARTBEAT_INTERVAL_MS,
+            heartbeat_timeout_ms: Self::DEFAULT_HEARTBEAT_TIMEOUT_MS,
+            recount_interval_ms: Self::DEFAULT_RECOUNT_INTERVAL_MS,
             limits: Limits::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uids_take_the_shape_node_draws_from_the_hosts_random_bytes() {
+        let random = [0, 1, 2, 63, 64, 255, 0xab, 0xcd];
+        // Classic: uid2(6), one URL-safe character per byte, its low 6 bits.
+        assert_eq!(Protocol::classic().uid_from_random(random), "ABC_A_");
+        // Sharded: randomId(), the eight bytes in lowercase hex.
+        assert_eq!(
+            Protocol::sharded().uid_from_random(random),
+            "0001023f40ffabcd"
+        );
+    }
+
+    #[test]
+    fn only_the_dynamic_sharded_modes_want_room_changes() {
+        assert!(!Protocol::classic().wants_room_changes());
+        assert!(Protocol::sharded().wants_room_changes());
+        for (mode, wants) in [
+            (SubscriptionMode::Static, false),
+            (SubscriptionMode::Dynamic, true),
+            (SubscriptionMode::DynamicPrivate, true),
+        ] {
+            let protocol = Protocol::Sharded {
+                channel_prefix: DEFAULT_KEY.to_owned(),
+                subscription_mode: mode,
+            };
+            assert_eq!(protocol.wants_room_changes(), wants, "{mode:?}");
         }
     }
 }

@@ -34,7 +34,7 @@ mod timer;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-pub use config::{NodeConfig, Protocol};
+pub use config::{DEFAULT_KEY, NodeConfig, Protocol, UID_RANDOM_BYTES};
 pub use event::{
     Completion, Event, Outcome, PublishKind, Question, QuestionId, RemoteAckId, RequestId,
     ServerCountCommand, ServerSideAckId, Subscription, Transmit,
@@ -110,7 +110,7 @@ impl Node {
             return Err(UsageError::InvalidArgument("namespace must not be empty"));
         }
         if config.requests_timeout_ms == 0 {
-            config.requests_timeout_ms = 5000;
+            config.requests_timeout_ms = NodeConfig::DEFAULT_REQUESTS_TIMEOUT_MS;
         }
         let dialect = AnyDialect::new(&config.protocol, &config.uid, &config.nsp);
         let mut node = Node {

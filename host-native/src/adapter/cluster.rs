@@ -113,10 +113,10 @@ impl ClusterConfig {
         Self {
             driver: DriverConfig::new(url),
             mode,
-            key: "socket.io".to_owned(),
-            requests_timeout_ms: 5000,
-            heartbeat_interval_ms: 1000,
-            heartbeat_timeout_ms: 3000,
+            key: crosscast_core::node::DEFAULT_KEY.to_owned(),
+            requests_timeout_ms: NodeConfig::DEFAULT_REQUESTS_TIMEOUT_MS,
+            heartbeat_interval_ms: NodeConfig::DEFAULT_HEARTBEAT_INTERVAL_MS,
+            heartbeat_timeout_ms: NodeConfig::DEFAULT_HEARTBEAT_TIMEOUT_MS,
             publish_queue: 65536,
             publish_queue_bytes: DEFAULT_PUBLISH_QUEUE_BYTES,
             inbox_queue: 4096,
@@ -284,7 +284,7 @@ impl Cluster {
             Mode::Sharded { .. } => PubSubKind::Sharded,
         };
         if config.requests_timeout_ms == 0 {
-            config.requests_timeout_ms = 5000;
+            config.requests_timeout_ms = NodeConfig::DEFAULT_REQUESTS_TIMEOUT_MS;
         }
         let (driver, events) = Driver::connect(config.driver.clone()).await?;
         let (publisher, queue) = mpsc::channel(config.publish_queue.max(1));
@@ -582,38 +582,27 @@ impl ClusterInner {
         self.start + Duration::from_millis(at.as_millis())
     }
 
-    /// A fresh node configuration for namespace `nsp`, with a random uid of the
-    /// shape Node uses (6 URL-safe characters classic, 16 hex sharded).
+    /// A fresh node configuration for namespace `nsp`, with a uid the core derives from
+    /// fresh random bytes ([`Protocol::uid_from_random`]: the shape Node uses).
     pub(crate) fn node_config(&self, nsp: &str) -> NodeConfig {
         let mut h = self.uid_seed.build_hasher();
         h.write_u64(self.uid_counter.fetch_add(1, Ordering::Relaxed));
         h.write(nsp.as_bytes());
-        let bits = h.finish();
-        let (uid, protocol) = match &self.config.mode {
+        let random = h.finish().to_le_bytes();
+        // The adapter's options in the core's terms.
+        let protocol = match &self.config.mode {
             Mode::Classic {
                 publish_on_specific_response_channel,
-            } => {
-                const ALPHABET: &[u8; 64] =
-                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-                let uid: String = (0..6)
-                    .map(|i| ALPHABET[((bits >> (i * 6)) & 63) as usize] as char)
-                    .collect();
-                (
-                    uid,
-                    Protocol::Classic {
-                        key: self.config.key.clone(),
-                        publish_on_specific_response_channel: *publish_on_specific_response_channel,
-                    },
-                )
-            }
-            Mode::Sharded { subscription_mode } => (
-                format!("{bits:016x}"),
-                Protocol::Sharded {
-                    channel_prefix: self.config.key.clone(),
-                    subscription_mode: *subscription_mode,
-                },
-            ),
+            } => Protocol::Classic {
+                key: self.config.key.clone(),
+                publish_on_specific_response_channel: *publish_on_specific_response_channel,
+            },
+            Mode::Sharded { subscription_mode } => Protocol::Sharded {
+                channel_prefix: self.config.key.clone(),
+                subscription_mode: *subscription_mode,
+            },
         };
+        let uid = protocol.uid_from_random(random);
         let mut config = NodeConfig::new(uid, nsp, protocol);
         config.requests_timeout_ms = self.config.requests_timeout_ms;
         config.heartbeat_interval_ms = self.config.heartbeat_interval_ms;

@@ -250,13 +250,8 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
                 return Err(Error::Closed);
             };
             let config = inner.node_config(&nsp);
-            let scan_rooms = matches!(
-                inner.config.mode,
-                Mode::Sharded {
-                    subscription_mode: crosscast_core::channel::SubscriptionMode::Dynamic
-                        | crosscast_core::channel::SubscriptionMode::DynamicPrivate
-                }
-            );
+            // The core says whether it wants the local rooms' changes.
+            let scan_rooms = config.protocol.wants_room_changes();
             let node = Node::new(config, inner.now()).map_err(|e| Error::Encode(e.to_string()))?;
             tracing::info!(nsp = %nsp, uid = node.uid(), "cluster adapter ready");
             inner.register_namespace(&nsp, node.uid(), commands.clone());

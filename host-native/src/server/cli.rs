@@ -203,7 +203,7 @@ pub struct ServeConfig {
     #[arg(
         long,
         env = "CROSSCAST_KEY",
-        default_value = "socket.io",
+        default_value = crosscast_core::node::DEFAULT_KEY,
         hide_env_values = true
     )]
     pub key: String,
@@ -211,7 +211,7 @@ pub struct ServeConfig {
     #[arg(
         long,
         env = "CROSSCAST_REQUESTS_TIMEOUT",
-        default_value_t = 5000,
+        default_value_t = crosscast_core::node::NodeConfig::DEFAULT_REQUESTS_TIMEOUT_MS,
         value_parser = clap::value_parser!(u64).range(1..=3_600_000),
         hide_env_values = true
     )]
@@ -386,7 +386,7 @@ pub struct EmitArgs {
     #[arg(
         long,
         env = "CROSSCAST_KEY",
-        default_value = "socket.io",
+        default_value = crosscast_core::node::DEFAULT_KEY,
         hide_env_values = true
     )]
     pub key: String,

@@ -3,21 +3,20 @@
 //!
 //! - `--adapter classic` (the default): what Node's `@socket.io/redis-emitter` 5.1.0 PUBLISHes
 //!   (the core's [`Emitter`]).
-//! - `--adapter sharded`: the emitter has no sharded form (NODE-WIRE.md §5), so this is what a
-//!   server on `createShardedAdapter` SPUBLISHes for `io.to(rooms).except(rooms).emit(...)`:
-//!   a sharded BROADCAST (type 3) from the uid `"emitter"`, built with the core's
-//!   [`ShardedMessage`]. It goes to the main channel `KEY#NSP#`, which every sharded server
-//!   subscribes in every subscription mode (a room channel is only subscribed in the dynamic
-//!   modes), and each receiver applies the rooms and exceptions to its own sockets.
+//! - `--adapter sharded`: Node's emitter has no sharded form (NODE-WIRE.md §5), so this is what
+//!   a server on `createShardedAdapter` SPUBLISHes for `io.to(rooms).except(rooms).emit(...)`:
+//!   the core's sharded [`Emitter`] builds a BROADCAST (type 3) from the uid `"emitter"` on the
+//!   main channel `KEY#NSP#`, which every sharded server subscribes in every subscription
+//!   mode, and each receiver applies the rooms and exceptions to its own sockets.
+//!
+//! The host publishes with the command the core's [`Publication::kind`] names.
 //!
 //! Arguments come from the command line, or with a single `-` from stdin (see [`arguments`]).
 
 use std::io::Read;
 
-use crosscast_core::channel::{ShardedChannels, SubscriptionMode};
-use crosscast_core::classic::EMITTER_UID;
-use crosscast_core::emitter::{Emitter, Publication, RESERVED_EVENTS};
-use crosscast_core::{BroadcastOpts, Limits, Packet, Room, ShardedBody, ShardedMessage, Value};
+use crosscast_core::emitter::{Emitter, Publication};
+use crosscast_core::{BroadcastOpts, Limits, Room, Value};
 
 use crate::driver::{Driver, PubSubKind};
 
@@ -66,9 +65,8 @@ fn read_stdin(stdin: &mut dyn Read) -> Result<Vec<Value>, String> {
     }
 }
 
-/// Publishes the event of `args` with `values`; returns the channel it was published on.
-pub(crate) async fn run(args: EmitArgs, values: Vec<Value>) -> Result<String, String> {
-    let publication = publication(&args, values)?;
+/// Publishes `publication` on the Redis of `args`; returns the channel it was published on.
+pub(crate) async fn run(args: EmitArgs, publication: Publication) -> Result<String, String> {
     let kind = match args.adapter {
         AdapterKind::Classic => PubSubKind::Classic,
         AdapterKind::Sharded => PubSubKind::Sharded,
@@ -80,57 +78,24 @@ pub(crate) async fn run(args: EmitArgs, values: Vec<Value>) -> Result<String, St
         .await
         .map_err(|e| args.redis.explain(e.to_string()))?;
     let result = driver
-        .publish(&publication.channel, publication.payload)
+        .publish_as(publication.kind, &publication.channel, publication.payload)
         .await
         .map_err(|e| e.to_string());
     driver.close().await;
     result.map(|()| publication.channel)
 }
 
-/// The channel and payload of the event, in the protocol of `--adapter`.
-fn publication(args: &EmitArgs, values: Vec<Value>) -> Result<Publication, String> {
-    let emitter = Emitter::new(&args.key, &args.nsp);
+/// The command, channel and payload of the event, in the protocol of `--adapter`.
+pub(crate) fn publication(args: &EmitArgs, values: Vec<Value>) -> Result<Publication, String> {
+    let emitter = match args.adapter {
+        AdapterKind::Classic => Emitter::new(&args.key, &args.nsp),
+        AdapterKind::Sharded => Emitter::sharded(&args.key, &args.nsp),
+    };
     let opts = BroadcastOpts::to_rooms(args.to.iter().cloned().map(Room::Str))
         .except(args.except.iter().cloned().map(Room::Str));
-    let cannot = |e: &dyn std::fmt::Display| format!("cannot emit {:?}: {e}", args.event);
-    match args.adapter {
-        AdapterKind::Classic => emitter
-            .broadcast(&opts, &args.event, values)
-            .map_err(|e| cannot(&e)),
-        AdapterKind::Sharded => {
-            sharded_broadcast(&args.key, emitter.nsp(), opts, &args.event, values)
-                .map_err(|e| cannot(&e))
-        }
-    }
-}
-
-/// The sharded adapter's BROADCAST of `event` from the uid `"emitter"`, on the main channel
-/// of `key` and `nsp`, with the emitter's checks (reserved names, depth).
-fn sharded_broadcast(
-    key: &str,
-    nsp: &str,
-    opts: BroadcastOpts,
-    event: &str,
-    args: Vec<Value>,
-) -> Result<Publication, String> {
-    if RESERVED_EVENTS.contains(&event) {
-        return Err("invalid argument: reserved event name".into());
-    }
-    let packet = Packet::event(event, args);
-    Limits::default()
-        .check_depth(&packet.data)
-        .map_err(|e| e.to_string())?;
-    let message = ShardedMessage {
-        uid: EMITTER_UID.to_owned(),
-        nsp: nsp.to_owned(),
-        body: ShardedBody::Broadcast { packet, opts },
-    };
-    // The mode only matters for room channels; the main channel is the same in all.
-    let channels = ShardedChannels::new(key, nsp, SubscriptionMode::Dynamic);
-    Ok(Publication {
-        channel: channels.main().to_owned(),
-        payload: message.encode(),
-    })
+    emitter
+        .broadcast(&opts, &args.event, values)
+        .map_err(|e| format!("cannot emit {:?}: {e}", args.event))
 }
 
 /// An argument: JSON when it parses as JSON, else the string itself.
@@ -143,6 +108,8 @@ pub(crate) fn parse_arg(arg: &str) -> Value {
 mod tests {
     use super::*;
     use clap::Parser as _;
+    use crosscast_core::node::PublishKind;
+    use crosscast_core::{ShardedBody, ShardedMessage};
 
     use crate::server::cli::{Cli, Command};
 
@@ -226,6 +193,7 @@ mod tests {
         ]);
         let p = publication(&args, vec![Value::from("hi")]).expect("publication");
         assert_eq!(p.channel, "app#/chat#");
+        assert_eq!(p.kind, PublishKind::SPublish);
         let decoded = ShardedMessage::decode(&p.payload, &Limits::default()).expect("decodes");
         assert_eq!(decoded.uid, "emitter");
         assert_eq!(decoded.nsp, "/chat");

@@ -105,9 +105,11 @@ pub fn main() -> ExitCode {
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
-            Prepared::Emit(args, values) => emit::run(args, values).await.map(|channel| {
-                tracing::info!(%channel, "published");
-            }),
+            Prepared::Emit(args, publication) => {
+                emit::run(args, publication).await.map(|channel| {
+                    tracing::info!(%channel, "published");
+                })
+            }
         }
     });
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
@@ -123,8 +125,8 @@ pub fn main() -> ExitCode {
 /// A command whose input is complete and checked.
 enum Prepared {
     Serve(cli::ServeConfig),
-    /// `emit` with its arguments (from the command line or stdin).
-    Emit(cli::EmitArgs, Vec<crosscast_core::Value>),
+    /// `emit` with what it publishes (built from the command line or stdin).
+    Emit(cli::EmitArgs, crosscast_core::emitter::Publication),
 }
 
 /// Checks the Redis flags together and reads `emit -`'s stdin; errors are one line.
@@ -137,7 +139,9 @@ fn prepare(command: Command) -> Result<Prepared, String> {
         Command::Emit(args) => {
             args.redis.check()?;
             let values = emit::arguments(&args, &mut std::io::stdin().lock())?;
-            Ok(Prepared::Emit(args, values))
+            // A reserved event name or a value too deep is bad input too: exit 2.
+            let publication = emit::publication(&args, values)?;
+            Ok(Prepared::Emit(args, publication))
         }
     }
 }

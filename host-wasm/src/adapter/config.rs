@@ -1,16 +1,18 @@
 //! The adapter's options, read from JavaScript into a [`NodeConfig`].
 
 use crosscast_core::channel::SubscriptionMode;
-use crosscast_core::node::{NodeConfig, Protocol};
+use crosscast_core::node::{DEFAULT_KEY, NodeConfig, Protocol, UID_RANDOM_BYTES};
 use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 
 use crate::error::BindingError;
 
-/// Reads `{uid, nsp, protocol: "classic" | "sharded", key?,
+/// Reads `{uid? | uidRandom?, nsp, protocol: "classic" | "sharded", key?,
 /// publishOnSpecificResponseChannel?, channelPrefix?, subscriptionMode?,
 /// requestsTimeout?, heartbeatInterval?, heartbeatTimeout?, recountInterval?}`.
-/// Absent options take Node's defaults (those of [`NodeConfig::new`]).
+/// Absent options take Node's defaults (those of [`NodeConfig::new`] and
+/// [`DEFAULT_KEY`]). `uidRandom` (a `Uint8Array` of [`UID_RANDOM_BYTES`]) makes
+/// the uid by the core's rule ([`Protocol::uid_from_random`]); `uid` sets it.
 pub(crate) fn to_node_config(js: &JsValue) -> Result<NodeConfig, BindingError> {
     if !js.is_object() {
         return Err(invalid("the configuration must be an object"));
@@ -36,12 +38,12 @@ pub(crate) fn to_node_config(js: &JsValue) -> Result<NodeConfig, BindingError> {
     };
     let protocol = match string("protocol", "classic")?.as_str() {
         "classic" => Protocol::Classic {
-            key: string("key", "socket.io")?,
+            key: string("key", DEFAULT_KEY)?,
             publish_on_specific_response_channel: get("publishOnSpecificResponseChannel")
                 .is_truthy(),
         },
         "sharded" => Protocol::Sharded {
-            channel_prefix: string("channelPrefix", "socket.io")?,
+            channel_prefix: string("channelPrefix", DEFAULT_KEY)?,
             subscription_mode: match string("subscriptionMode", "dynamic")?.as_str() {
                 "static" => SubscriptionMode::Static,
                 "dynamic" => SubscriptionMode::Dynamic,
@@ -51,7 +53,17 @@ pub(crate) fn to_node_config(js: &JsValue) -> Result<NodeConfig, BindingError> {
         },
         other => return Err(invalid(format!("unknown protocol `{other}`"))),
     };
-    let mut config = NodeConfig::new(string("uid", "")?, string("nsp", "/")?, protocol);
+    let random = get("uidRandom");
+    let uid = if random.is_undefined() || random.is_null() {
+        string("uid", "")?
+    } else {
+        let bytes: [u8; UID_RANDOM_BYTES] = js_sys::Uint8Array::new(&random)
+            .to_vec()
+            .try_into()
+            .map_err(|_| invalid(format!("`uidRandom` must be {UID_RANDOM_BYTES} bytes")))?;
+        protocol.uid_from_random(bytes)
+    };
+    let mut config = NodeConfig::new(uid, string("nsp", "/")?, protocol);
     config.requests_timeout_ms = millis("requestsTimeout", config.requests_timeout_ms)?;
     config.heartbeat_interval_ms = millis("heartbeatInterval", config.heartbeat_interval_ms)?;
     config.heartbeat_timeout_ms = millis("heartbeatTimeout", config.heartbeat_timeout_ms)?;
