@@ -11,7 +11,11 @@
 //! ## The run loop
 //!
 //! A [`Node`] is one namespace adapter's share of the cluster. The host feeds it
-//! inputs, each with `now`, and drains its outputs until `None`:
+//! inputs, each with `now`, and after each input drains its outputs until `None`
+//! (transmits, events, then the next deadline) before the next one. No input
+//! panics, however hostile: bad bytes from Redis are counted in
+//! [`node::Stats`] and dropped; a host that breaks the contract gets a
+//! [`UsageError`]. `core/README.md` lists every input and output.
 //!
 //! ```
 //! use crosscast_core::node::{Event, Question, Time};
