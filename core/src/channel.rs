@@ -100,6 +100,7 @@ impl ClassicChannels {
 /// The subscription mode of the sharded adapter; every node of a cluster must use
 /// the same one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SubscriptionMode {
     /// Only the main and private channels.
     Static,

@@ -116,6 +116,7 @@ pub enum RequestType {
 
 /// Which sockets a join/leave/disconnect request targets.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Target {
     /// The opts form of socket.io 4: every socket matching the options.
     Opts(BroadcastOpts),

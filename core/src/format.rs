@@ -7,6 +7,7 @@ use crate::{json, msgpack};
 
 /// The encoding of one message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Format {
     /// `JSON.stringify` text.
     Json,

@@ -9,6 +9,7 @@ use crate::value::Value;
 /// travel as msgpack integers and are distinct from the string `"123"` in a
 /// Node server's room table.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum Room {
     /// A string room (socket ids are string rooms too).
     Str(String),

@@ -223,11 +223,11 @@ fn inbound(protocol: &Protocol) -> String {
             );
             c.note("a response naming A's server-count request, then a duplicate answer");
             let count = c.a.server_count(now);
-            let wire = format!("AAAAAA.{}", count.0);
+            let wire = format!("AAAAAA.{}", count.to_raw());
             let body = format!(r#"{{"requestId":"{wire}","rooms":[]}}"#);
             c.inject_quietly(true, now, "socket.io-response#/#", body.as_bytes());
             let fetch = c.a.fetch_sockets(now, &BroadcastOpts::all());
-            let wire = format!("AAAAAA.{}", fetch.0);
+            let wire = format!("AAAAAA.{}", fetch.to_raw());
             let body = format!(r#"{{"requestId":"{wire}","sockets":[]}}"#);
             c.inject_quietly(true, now, "socket.io-response#/#", body.as_bytes());
             c.inject_quietly(true, now, "socket.io-response#/#", body.as_bytes());
@@ -414,7 +414,7 @@ fn inbound(protocol: &Protocol) -> String {
                 "PEER02",
                 "/",
                 ShardedBody::FetchSocketsResponse {
-                    request_id: format!("AAAAAA.{}", count.0),
+                    request_id: format!("AAAAAA.{}", count.to_raw()),
                     sockets: vec![],
                 },
             );
@@ -426,7 +426,7 @@ fn inbound(protocol: &Protocol) -> String {
                 "PEER02",
                 "/",
                 ShardedBody::ServerSideEmitResponse {
-                    request_id: format!("AAAAAA.{}", ack.0),
+                    request_id: format!("AAAAAA.{}", ack.to_raw()),
                     packet: Value::Int(5),
                 },
             );

@@ -380,7 +380,7 @@ fn client_counts_that_would_overflow_saturate_instead_of_panicking() {
         })
         .expect("the node asks for the server count");
     us.answer_server_count(T0, question, 4).unwrap();
-    let wire_id = format!("USUSUS.{}", request.0);
+    let wire_id = format!("USUSUS.{}", request.to_raw());
     // Three servers each claim i64::MAX clients: their sum does not fit a u64.
     for _ in 0..3 {
         let count = ClassicResponse::ClientCount {

@@ -142,7 +142,7 @@ impl NodeBinding {
         let request =
             self.inner
                 .broadcast_with_ack(time(now), packet, &opts, number(timeout_ms))?;
-        Ok(request.0 as f64)
+        Ok(request.to_raw() as f64)
     }
 
     /// Publishes "the sockets matching `opts` join `rooms`".
@@ -171,7 +171,7 @@ impl NodeBinding {
     #[wasm_bindgen(js_name = fetchSockets)]
     pub fn fetch_sockets(&mut self, now: f64, opts: JsValue) -> Result<f64, BindingError> {
         let opts = to_opts(&opts)?;
-        Ok(self.inner.fetch_sockets(time(now), &opts).0 as f64)
+        Ok(self.inner.fetch_sockets(time(now), &opts).to_raw() as f64)
     }
 
     /// Asks the other servers for the rooms of their sockets matching `opts`
@@ -179,7 +179,7 @@ impl NodeBinding {
     /// request. The request id.
     pub fn rooms(&mut self, now: f64, opts: JsValue) -> Result<f64, BindingError> {
         let opts = to_opts(&opts)?;
-        Ok(self.inner.rooms(time(now), &opts).0 as f64)
+        Ok(self.inner.rooms(time(now), &opts).to_raw() as f64)
     }
 
     /// Sends `data` (`[event, ...args]`) to the other servers.
@@ -197,13 +197,16 @@ impl NodeBinding {
         data: Array,
     ) -> Result<f64, BindingError> {
         let data = to_values(&data)?;
-        Ok(self.inner.server_side_emit_with_ack(time(now), data)?.0 as f64)
+        Ok(self
+            .inner
+            .server_side_emit_with_ack(time(now), data)?
+            .to_raw() as f64)
     }
 
     /// Asks how many servers the cluster has; the request id.
     #[wasm_bindgen(js_name = serverCount)]
     pub fn server_count(&mut self, now: f64) -> f64 {
-        self.inner.server_count(time(now)).0 as f64
+        self.inner.server_count(time(now)).to_raw() as f64
     }
 
     /// Closes the node: unsubscribes, announces the close, cancels requests.
@@ -219,8 +222,11 @@ impl NodeBinding {
         id: f64,
         count: f64,
     ) -> Result<(), BindingError> {
-        self.inner
-            .answer_server_count(time(now), QuestionId(number(id)), number(count))?;
+        self.inner.answer_server_count(
+            time(now),
+            QuestionId::from_raw(number(id)),
+            number(count),
+        )?;
         Ok(())
     }
 
@@ -234,7 +240,7 @@ impl NodeBinding {
     ) -> Result<(), BindingError> {
         let sockets = to_socket_infos(&sockets)?;
         self.inner
-            .answer_local_sockets(time(now), QuestionId(number(id)), sockets)?;
+            .answer_local_sockets(time(now), QuestionId::from_raw(number(id)), sockets)?;
         Ok(())
     }
 
@@ -248,7 +254,7 @@ impl NodeBinding {
     ) -> Result<(), BindingError> {
         let rooms = to_rooms(&rooms)?;
         self.inner
-            .answer_local_rooms(time(now), QuestionId(number(id)), rooms)?;
+            .answer_local_rooms(time(now), QuestionId::from_raw(number(id)), rooms)?;
         Ok(())
     }
 
@@ -262,7 +268,7 @@ impl NodeBinding {
     ) -> Result<(), BindingError> {
         self.inner.handle_remote_client_count(
             time(now),
-            RemoteAckId(number(ack)),
+            RemoteAckId::from_raw(number(ack)),
             number(count),
         )?;
         Ok(())
@@ -278,7 +284,7 @@ impl NodeBinding {
     ) -> Result<(), BindingError> {
         let value = to_optional_value(&value)?.unwrap_or(crosscast_core::Value::Nil);
         self.inner
-            .handle_remote_ack(time(now), RemoteAckId(number(ack)), value)?;
+            .handle_remote_ack(time(now), RemoteAckId::from_raw(number(ack)), value)?;
         Ok(())
     }
 
@@ -291,8 +297,11 @@ impl NodeBinding {
         value: JsValue,
     ) -> Result<(), BindingError> {
         let value = to_optional_value(&value)?;
-        self.inner
-            .handle_server_side_ack(time(now), ServerSideAckId(number(ack)), value)?;
+        self.inner.handle_server_side_ack(
+            time(now),
+            ServerSideAckId::from_raw(number(ack)),
+            value,
+        )?;
         Ok(())
     }
 
@@ -301,7 +310,7 @@ impl NodeBinding {
     #[wasm_bindgen(js_name = releaseServerSideAck)]
     pub fn release_server_side_ack(&mut self, now: f64, ack: f64) -> Result<(), BindingError> {
         self.inner
-            .release_server_side_ack(time(now), ServerSideAckId(number(ack)))?;
+            .release_server_side_ack(time(now), ServerSideAckId::from_raw(number(ack)))?;
         Ok(())
     }
 

@@ -302,6 +302,8 @@ pub fn room_to_js(room: &Room) -> JsValue {
     match room {
         Room::Str(s) => JsValue::from_str(s),
         Room::Int(i) => JsValue::from_f64(*i as f64),
+        // A kind of room newer than this binding: its channel form.
+        other => JsValue::from_str(&other.as_channel_part()),
     }
 }
 

@@ -8,23 +8,52 @@ use crate::room::Room;
 use crate::socket_info::SocketInfo;
 use crate::value::Value;
 
-/// A request this node made (fetchSockets, allRooms, serverSideEmit with ack,
-/// broadcast with ack, serverCount). Unique per node.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RequestId(pub u64);
+/// An opaque id that the node hands out: a host keeps it and gives it back,
+/// and never makes one up. `to_raw`/`from_raw` are for bindings that pass ids
+/// through another language (the wasm host's JavaScript numbers); an id made
+/// up from a number the node never handed out is refused with
+/// [`crate::UsageError::UnknownQuestion`] or ignored.
+macro_rules! opaque_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub(crate) u64);
 
-/// A question to the host. Each must be answered once, or it expires.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct QuestionId(pub u64);
+        impl $name {
+            /// The number behind the id, to carry it through a binding.
+            pub fn to_raw(self) -> u64 {
+                self.0
+            }
 
-/// A remote broadcast with acks that the host delivered locally: the host
-/// reports its client count and each client ack under this id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RemoteAckId(pub u64);
+            /// The id behind a number [`Self::to_raw`] gave.
+            pub fn from_raw(raw: u64) -> Self {
+                Self(raw)
+            }
+        }
+    };
+}
 
-/// A remote server-side event that wants one ack from this node.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ServerSideAckId(pub u64);
+opaque_id!(
+    /// A request this node made (fetchSockets, rooms, serverSideEmit with ack,
+    /// broadcast with ack, serverCount). Unique per node.
+    RequestId
+);
+
+opaque_id!(
+    /// A question to the host. Each must be answered once, or it expires.
+    QuestionId
+);
+
+opaque_id!(
+    /// A remote broadcast with acks that the host delivered locally: the host
+    /// reports its client count and each client ack under this id.
+    RemoteAckId
+);
+
+opaque_id!(
+    /// A remote server-side event that wants one ack from this node.
+    ServerSideAckId
+);
 
 /// The Redis command that publishes a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

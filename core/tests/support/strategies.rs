@@ -219,8 +219,8 @@ fn target() -> impl Strategy<Value = Target> {
 /// legacy sid form (which carries a single `room`).
 fn join_rooms(target: &Target) -> BoxedStrategy<Vec<Room>> {
     match target {
-        Target::Opts(_) => rooms().boxed(),
         Target::Socket { .. } => room().prop_map(|r| vec![r]).boxed(),
+        _ => rooms().boxed(),
     }
 }
 

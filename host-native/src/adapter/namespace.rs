@@ -167,7 +167,7 @@ fn rooms_size(rooms: &[Room]) -> usize {
     rooms.iter().fold(0usize, |n, r| {
         let own = match r {
             Room::Str(s) => s.len(),
-            Room::Int(_) => 0,
+            other => other.as_channel_part().len(),
         };
         n.saturating_add(own)
             .saturating_add(std::mem::size_of::<Room>())

@@ -64,7 +64,7 @@ pub(crate) fn event_to_js(event: &Event) -> JsValue {
             opts,
             timeout_ms,
         } => {
-            set(&object, "ack", &id(ack.0));
+            set(&object, "ack", &id(ack.to_raw()));
             set(&object, "packet", &packet_to_js(packet));
             set(&object, "opts", &opts_to_js(opts));
             set(&object, "timeoutMs", &id(*timeout_ms));
@@ -90,7 +90,7 @@ pub(crate) fn event_to_js(event: &Event) -> JsValue {
             set(
                 &object,
                 "ack",
-                &ack.map(|a| id(a.0)).unwrap_or(JsValue::UNDEFINED),
+                &ack.map(|a| id(a.to_raw())).unwrap_or(JsValue::UNDEFINED),
             );
             "serverSideEmit"
         }
@@ -102,24 +102,24 @@ pub(crate) fn event_to_js(event: &Event) -> JsValue {
             } => {
                 // The JS layer runs PUBSUB SHARDNUMSUB when `sharded`, else PUBSUB NUMSUB.
                 let sharded = matches!(command, ServerCountCommand::ShardNumSub);
-                set(&object, "id", &id(q.0));
+                set(&object, "id", &id(q.to_raw()));
                 set(&object, "channel", &channel.as_str().into());
                 set(&object, "sharded", &JsValue::from_bool(sharded));
                 "serverCount"
             }
             Question::LocalSockets { id: q, opts } => {
-                set(&object, "id", &id(q.0));
+                set(&object, "id", &id(q.to_raw()));
                 set(&object, "opts", &opts_to_js(opts));
                 "localSockets"
             }
             Question::LocalRooms { id: q } => {
-                set(&object, "id", &id(q.0));
+                set(&object, "id", &id(q.to_raw()));
                 "localRooms"
             }
             _ => return JsValue::UNDEFINED,
         },
         Event::AckReceived { request, value } => {
-            set(&object, "request", &id(request.0));
+            set(&object, "request", &id(request.to_raw()));
             set(&object, "value", &to_js(value));
             "ackReceived"
         }
@@ -156,7 +156,7 @@ fn subscription(object: &Object, kind: &'static str, sub: &Subscription) -> &'st
 }
 
 fn completed(object: &Object, c: &Completion) {
-    set(object, "request", &id(c.request.0));
+    set(object, "request", &id(c.request.to_raw()));
     set(object, "missing", &id(c.missing));
     set(object, "timedOut", &JsValue::from_bool(c.timed_out));
     set(object, "serversExpected", &id(c.servers_expected));
