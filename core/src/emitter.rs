@@ -33,12 +33,12 @@ pub struct Publication {
 #[derive(Clone, Debug)]
 pub struct Emitter {
     nsp: String,
-    wire: Wire,
+    channels: Channels,
 }
 
 /// The protocol an emitter writes.
 #[derive(Clone, Debug)]
-enum Wire {
+enum Channels {
     Classic(ClassicChannels),
     /// Everything goes on the main channel, which every sharded server holds
     /// whatever its subscription mode.
@@ -51,7 +51,7 @@ impl Emitter {
     pub fn new(key: &str, nsp: &str) -> Self {
         let nsp = with_slash(nsp);
         Self {
-            wire: Wire::Classic(ClassicChannels::new(key, &nsp)),
+            channels: Channels::Classic(ClassicChannels::new(key, &nsp)),
             nsp,
         }
     }
@@ -62,7 +62,7 @@ impl Emitter {
     pub fn sharded(channel_prefix: &str, nsp: &str) -> Self {
         let nsp = with_slash(nsp);
         Self {
-            wire: Wire::Sharded(ShardedChannels::new(
+            channels: Channels::Sharded(ShardedChannels::new(
                 channel_prefix,
                 &nsp,
                 SubscriptionMode::Static,
@@ -88,9 +88,9 @@ impl Emitter {
         }
         let mut packet = Packet::event(event, args);
         Limits::default().check_depth(&packet.data)?;
-        let channels = match &self.wire {
-            Wire::Classic(channels) => channels,
-            Wire::Sharded(_) => {
+        let channels = match &self.channels {
+            Channels::Classic(channels) => channels,
+            Channels::Sharded(_) => {
                 return Ok(self.sharded_message(ShardedBody::Broadcast {
                     packet,
                     opts: opts.clone(),
@@ -112,7 +112,7 @@ impl Emitter {
 
     /// `socketsJoin(rooms)` for the sockets matching `opts`.
     pub fn sockets_join(&self, opts: &BroadcastOpts, rooms: Vec<Room>) -> Publication {
-        if let Wire::Sharded(_) = self.wire {
+        if let Channels::Sharded(_) = self.channels {
             let opts = opts.clone();
             return self.sharded_message(ShardedBody::SocketsJoin { opts, rooms });
         }
@@ -127,7 +127,7 @@ impl Emitter {
 
     /// `socketsLeave(rooms)` for the sockets matching `opts`.
     pub fn sockets_leave(&self, opts: &BroadcastOpts, rooms: Vec<Room>) -> Publication {
-        if let Wire::Sharded(_) = self.wire {
+        if let Channels::Sharded(_) = self.channels {
             let opts = opts.clone();
             return self.sharded_message(ShardedBody::SocketsLeave { opts, rooms });
         }
@@ -142,7 +142,7 @@ impl Emitter {
 
     /// `disconnectSockets(close)` for the sockets matching `opts`.
     pub fn disconnect_sockets(&self, opts: &BroadcastOpts, close: bool) -> Publication {
-        if let Wire::Sharded(_) = self.wire {
+        if let Channels::Sharded(_) = self.channels {
             let opts = opts.clone();
             return self.sharded_message(ShardedBody::DisconnectSockets { opts, close });
         }
@@ -171,7 +171,7 @@ impl Emitter {
         data.extend(args);
         crate::event_name::check_server_side(&data)?;
         Limits::default().check_depth(&data)?;
-        if let Wire::Sharded(_) = self.wire {
+        if let Channels::Sharded(_) = self.channels {
             return Ok(self.sharded_message(ShardedBody::ServerSideEmit {
                 request_id: None,
                 packet: data,
@@ -190,9 +190,9 @@ impl Emitter {
             request_id: None,
             body,
         };
-        let channel = match &self.wire {
-            Wire::Classic(channels) => channels.request().to_owned(),
-            Wire::Sharded(channels) => channels.main().to_owned(),
+        let channel = match &self.channels {
+            Channels::Classic(channels) => channels.request().to_owned(),
+            Channels::Sharded(channels) => channels.main().to_owned(),
         };
         Publication {
             kind: PublishKind::Publish,
@@ -203,9 +203,9 @@ impl Emitter {
 
     /// A sharded message of uid `emitter` on the main channel.
     fn sharded_message(&self, body: ShardedBody) -> Publication {
-        let channel = match &self.wire {
-            Wire::Sharded(channels) => channels.main().to_owned(),
-            Wire::Classic(channels) => channels.request().to_owned(),
+        let channel = match &self.channels {
+            Channels::Sharded(channels) => channels.main().to_owned(),
+            Channels::Classic(channels) => channels.request().to_owned(),
         };
         let message = ShardedMessage {
             uid: EMITTER_UID.to_owned(),

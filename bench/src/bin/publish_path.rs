@@ -89,7 +89,7 @@ async fn run(o: Options) -> Result<serde_json::Value, String> {
     } else {
         ClusterConfig::classic(o.redis_url.clone())
     };
-    config.key = o.key.clone();
+    config.protocol = config.protocol.with_key(o.key.clone());
     let cluster = Cluster::connect(config)
         .await
         .map_err(|e| format!("connect: {e}"))?;

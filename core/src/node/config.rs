@@ -52,6 +52,37 @@ impl Protocol {
         }
     }
 
+    /// `classic` or `sharded`, for logs and health reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Protocol::Classic { .. } => "classic",
+            Protocol::Sharded { .. } => "sharded",
+        }
+    }
+
+    /// Whether the protocol runs on sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`,
+    /// Redis 7+): a host picks its Redis connection by it.
+    pub fn is_sharded(&self) -> bool {
+        matches!(self, Protocol::Sharded { .. })
+    }
+
+    /// The channel prefix: `key` (classic) or `channelPrefix` (sharded).
+    pub fn key(&self) -> &str {
+        match self {
+            Protocol::Classic { key, .. } => key,
+            Protocol::Sharded { channel_prefix, .. } => channel_prefix,
+        }
+    }
+
+    /// The same protocol under the channel prefix `key`.
+    pub fn with_key(mut self, new_key: impl Into<String>) -> Self {
+        match &mut self {
+            Protocol::Classic { key, .. } => *key = new_key.into(),
+            Protocol::Sharded { channel_prefix, .. } => *channel_prefix = new_key.into(),
+        }
+        self
+    }
+
     /// A node uid of the shape Node's adapter of this protocol draws, made from
     /// `random`, bytes the host drew (the core draws none): 6 URL-safe
     /// characters for classic (`uid2(6)`: the low 6 bits of the first six

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
-use crosscast_core::channel::SubscriptionMode;
 use crosscast_core::node::{Outcome, Protocol, Stats, Subscription, Time, Transmit};
 use crosscast_core::{BroadcastOpts, NodeConfig, Room, Value};
 use socketioxide_core::Sid;
@@ -23,32 +22,17 @@ use super::socket_records::{SocketBook, SocketRecordLimits};
 use crate::driver::budget::{ByteBudget, Charge};
 use crate::driver::{Driver, DriverConfig, DriverError, DriverEvent, DriverStats, PubSubKind};
 
-/// Which adapter protocol the cluster speaks; every server of a cluster must agree.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Mode {
-    /// `createAdapter` of `@socket.io/redis-adapter`.
-    Classic {
-        /// `publishOnSpecificResponseChannel` (default `false`).
-        publish_on_specific_response_channel: bool,
-    },
-    /// `createShardedAdapter` (Redis 7+).
-    Sharded {
-        /// `subscriptionMode` (default `dynamic`).
-        subscription_mode: SubscriptionMode,
-    },
-}
-
 /// The options of a cluster, with the defaults of the Node adapters.
 #[derive(Clone, Debug)]
 pub struct ClusterConfig {
     /// The Redis driver: URL (`redis://` or `rediss://`, with user and password),
-    /// RESP version, cluster nodes, timeouts. Its `kind` is set from `mode`.
+    /// RESP version, cluster nodes, timeouts. Its `kind` is set from `protocol`.
     pub driver: DriverConfig,
-    /// Classic or sharded.
-    pub mode: Mode,
-    /// `key` (classic) or `channelPrefix` (sharded). Default `socket.io`.
-    pub key: String,
+    /// The core's protocol with its options: classic (`key`,
+    /// `publishOnSpecificResponseChannel`) or sharded (`channelPrefix`,
+    /// `subscriptionMode`); Node's defaults from [`Protocol::classic`] and
+    /// [`Protocol::sharded`]. Every server of a cluster must agree.
+    pub protocol: Protocol,
     /// `requestsTimeout`: how long fetchSockets, allRooms and serverSideEmit
     /// with ack wait, in ms. Default 5000.
     pub requests_timeout_ms: u64,
@@ -91,29 +75,18 @@ pub const DEFAULT_INBOX_QUEUE_BYTES: usize = 16 << 20;
 impl ClusterConfig {
     /// A classic cluster on the Redis at `url`, with Node's defaults.
     pub fn classic(url: impl Into<String>) -> Self {
-        Self::new(
-            url,
-            Mode::Classic {
-                publish_on_specific_response_channel: false,
-            },
-        )
+        Self::new(url, Protocol::classic())
     }
 
     /// A sharded cluster on the Redis at `url`, with Node's defaults.
     pub fn sharded(url: impl Into<String>) -> Self {
-        Self::new(
-            url,
-            Mode::Sharded {
-                subscription_mode: SubscriptionMode::Dynamic,
-            },
-        )
+        Self::new(url, Protocol::sharded())
     }
 
-    fn new(url: impl Into<String>, mode: Mode) -> Self {
+    fn new(url: impl Into<String>, protocol: Protocol) -> Self {
         Self {
             driver: DriverConfig::new(url),
-            mode,
-            key: crosscast_core::node::DEFAULT_KEY.to_owned(),
+            protocol,
             requests_timeout_ms: NodeConfig::DEFAULT_REQUESTS_TIMEOUT_MS,
             heartbeat_interval_ms: NodeConfig::DEFAULT_HEARTBEAT_INTERVAL_MS,
             heartbeat_timeout_ms: NodeConfig::DEFAULT_HEARTBEAT_TIMEOUT_MS,
@@ -268,7 +241,7 @@ impl std::fmt::Debug for ClusterInner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClusterInner")
             .field("driver", &self.driver)
-            .field("mode", &self.config.mode)
+            .field("protocol", &self.config.protocol)
             .finish()
     }
 }
@@ -279,10 +252,7 @@ impl Cluster {
         // Not the command of any core output (each names its own): the subscriber connection a
         // sharded cluster needs (RESP3, for SSUBSCRIBE), and the commands of the application's
         // plain channels on [`Cluster::driver`].
-        config.driver.kind = match config.mode {
-            Mode::Classic { .. } => PubSubKind::Classic,
-            Mode::Sharded { .. } => PubSubKind::Sharded,
-        };
+        config.driver.kind = PubSubKind::of(&config.protocol);
         if config.requests_timeout_ms == 0 {
             config.requests_timeout_ms = NodeConfig::DEFAULT_REQUESTS_TIMEOUT_MS;
         }
@@ -318,10 +288,7 @@ impl Cluster {
 
     /// The mode name: `classic` or `sharded`.
     pub fn mode_name(&self) -> &'static str {
-        match self.inner.config.mode {
-            Mode::Classic { .. } => "classic",
-            Mode::Sharded { .. } => "sharded",
-        }
+        self.inner.config.protocol.name()
     }
 
     /// Whether Redis is connected now.
@@ -589,19 +556,7 @@ impl ClusterInner {
         h.write_u64(self.uid_counter.fetch_add(1, Ordering::Relaxed));
         h.write(nsp.as_bytes());
         let random = h.finish().to_le_bytes();
-        // The adapter's options in the core's terms.
-        let protocol = match &self.config.mode {
-            Mode::Classic {
-                publish_on_specific_response_channel,
-            } => Protocol::Classic {
-                key: self.config.key.clone(),
-                publish_on_specific_response_channel: *publish_on_specific_response_channel,
-            },
-            Mode::Sharded { subscription_mode } => Protocol::Sharded {
-                channel_prefix: self.config.key.clone(),
-                subscription_mode: *subscription_mode,
-            },
-        };
+        let protocol = self.config.protocol.clone();
         let uid = protocol.uid_from_random(random);
         let mut config = NodeConfig::new(uid, nsp, protocol);
         config.requests_timeout_ms = self.config.requests_timeout_ms;

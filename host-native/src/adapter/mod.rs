@@ -65,7 +65,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use cluster::{
     Cluster, ClusterConfig, DEFAULT_INBOX_QUEUE_BYTES, DEFAULT_PUBLISH_QUEUE_BYTES, InboxDrops,
-    Metrics, Mode, PublishDrops, SERVER_SIDE_QUEUE,
+    Metrics, PublishDrops, SERVER_SIDE_QUEUE,
 };
 pub use error::Error;
 pub use handshake::Handshake;

@@ -30,6 +30,15 @@ pub enum PubSubKind {
 }
 
 impl PubSubKind {
+    /// The pub/sub a cluster of `protocol` runs on.
+    pub fn of(protocol: &crosscast_core::node::Protocol) -> Self {
+        if protocol.is_sharded() {
+            Self::Sharded
+        } else {
+            Self::Classic
+        }
+    }
+
     /// The command that publishes on a plain channel of this family.
     pub fn publish_kind(self) -> PublishKind {
         match self {

@@ -349,7 +349,7 @@ pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served
     };
     // The Redis of --redis-url / --redis-cluster / --redis-ca (the kind follows the mode).
     cluster_config.driver = driver;
-    cluster_config.key = config.key.clone();
+    cluster_config.protocol = cluster_config.protocol.with_key(config.key.clone());
     cluster_config.requests_timeout_ms = config.requests_timeout;
     let bytes = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     cluster_config.publish_queue_bytes = bytes(config.cluster_publish_queue_bytes);

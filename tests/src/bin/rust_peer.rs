@@ -17,6 +17,7 @@ use std::time::Duration;
 use crosscast::adapter::{Cluster, ClusterConfig, CrosscastAdapter};
 use crosscast_core::Value;
 use crosscast_core::channel::SubscriptionMode;
+use crosscast_core::node::Protocol;
 use futures_util::StreamExt;
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, Data, SocketRef};
@@ -106,14 +107,16 @@ async fn main() {
     };
     let mut config = if o.sharded {
         let mut c = ClusterConfig::sharded(o.redis_url.clone());
-        c.mode = crosscast::adapter::Mode::Sharded {
+        c.protocol = Protocol::Sharded {
+            channel_prefix: o.key.clone(),
             subscription_mode: o.mode,
         };
         c
     } else {
-        ClusterConfig::classic(o.redis_url.clone())
+        let mut c = ClusterConfig::classic(o.redis_url.clone());
+        c.protocol = c.protocol.with_key(o.key.clone());
+        c
     };
-    config.key = o.key.clone();
     config.driver.cluster_nodes = o.cluster.clone();
     config.requests_timeout_ms = o.requests_timeout;
     let cluster = match Cluster::connect(config).await {
