@@ -26,9 +26,28 @@ if [ ! -f "$client" ]; then
   exit 1
 fi
 echo "-- cargo package -p crosscast-core -p crosscast"
+# The verification of crosscast builds the packaged crosscast-core as a registry
+# crate, and cargo never rebuilds a registry crate of the same version: on a
+# second run of this checkout it would link the core packaged by the first run,
+# however the core has changed since. Forget that build (only the copies built
+# from a local registry's source, never the workspace's own or crates.io's).
+target_dir="$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
+for dep in "$target_dir"/debug/deps/crosscast_core-*.d "$target_dir"/debug/deps/crosscast-*.d; do
+  [ -e "$dep" ] || continue
+  if head -c 4096 "$dep" | grep -q "/registry/src/-"; then
+    hash="${dep##*-}"
+    hash="${hash%.d}"
+    rm -rf "$target_dir"/debug/.fingerprint/crosscast-core-"$hash" "$target_dir"/debug/.fingerprint/crosscast-"$hash" \
+      "$target_dir"/debug/deps/*-"$hash".* "$dep"
+  fi
+done
+# Likewise cargo unpacks that crate into CARGO_HOME/registry/src/-<hash>/ once per
+# version: remove our crates' unpacked copies (local registries only: crates.io's
+# directories are named index.*).
+cargo_home="${CARGO_HOME:-$HOME/.cargo}"
+rm -rf "$cargo_home"/registry/src/-*/crosscast-[0-9]* "$cargo_home"/registry/src/-*/crosscast-core-[0-9]*
 CROSSCAST_SOCKET_IO_JS="$client" cargo package -p crosscast-core -p crosscast --allow-dirty --locked
 
-target_dir="$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
 version="$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).packages.find(p=>p.name==="crosscast").version))')"
 check_contents() {
   local crate="$1"
@@ -44,8 +63,8 @@ check_contents() {
   done
   echo "   $crate-$version.crate: $(wc -l <<<"$listing") files, with $*"
 }
-check_contents crosscast-core Cargo.toml README.md LICENSE-MIT LICENSE-APACHE src/lib.rs
-check_contents crosscast Cargo.toml README.md LICENSE-MIT LICENSE-APACHE src/lib.rs build.rs \
+check_contents crosscast-core Cargo.toml README.md CHANGELOG.md LICENSE-MIT LICENSE-APACHE src/lib.rs
+check_contents crosscast Cargo.toml README.md CHANGELOG.md LICENSE-MIT LICENSE-APACHE src/lib.rs build.rs \
   assets/index.html examples/chat.rs
 
 echo "-- crosscast --no-default-features (the library and its example, with cargo alone)"
