@@ -16,9 +16,10 @@ use tokio::time::Instant;
 
 use super::convert::IdBook;
 use super::error::Error;
-use super::namespace::{Command, Inbox, InboxDrop, RequestKind};
+use super::handshake::Handshake;
+use super::inbox::{Command, Inbox, InboxDrop, RequestKind};
 use super::server_side::{ServerSideAcks, ServerSideEvent};
-use super::socket_records::{SocketBook, SocketRecordLimits};
+use super::socket_records::{SocketBook, SocketRecordError, SocketRecordLimits, SocketRecordStats};
 use crate::driver::budget::{ByteBudget, Charge};
 use crate::driver::{Driver, DriverConfig, DriverError, DriverEvent, DriverStats, PubSubKind};
 
@@ -720,6 +721,47 @@ impl ClusterInner {
 
     pub(crate) fn deliver_server_side(&self, nsp: &str, event: ServerSideEvent) {
         self.server_side.deliver(nsp, event);
+    }
+}
+
+/// The socket records (handshake and data) that other servers' fetchSockets see.
+impl Cluster {
+    /// Records what other servers see of socket `sid` of namespace `nsp`
+    /// through fetchSockets: its `handshake` and its `data` (Node's
+    /// `socket.data`; give an empty map when the app keeps none). Replaces an
+    /// earlier record of the same socket. Call it in the connect handler and
+    /// [`Cluster::forget_socket`] on disconnect. A refused record leaves the
+    /// socket without one (see [`SocketRecordError`]); the refusal is counted
+    /// in [`Cluster::socket_records`].
+    pub fn register_socket(
+        &self,
+        nsp: &str,
+        sid: Sid,
+        handshake: Handshake,
+        data: Value,
+    ) -> Result<(), SocketRecordError> {
+        self.inner.sockets.register(nsp, sid, &handshake, data)
+    }
+
+    /// Replaces the `data` of a registered socket (Node apps change
+    /// `socket.data` at will; other servers see the latest one given here).
+    pub fn set_socket_data(
+        &self,
+        nsp: &str,
+        sid: Sid,
+        data: Value,
+    ) -> Result<(), SocketRecordError> {
+        self.inner.sockets.set_data(nsp, sid, data)
+    }
+
+    /// Forgets the record of socket `sid` of namespace `nsp`; whether there was one.
+    pub fn forget_socket(&self, nsp: &str, sid: Sid) -> bool {
+        self.inner.sockets.remove(nsp, sid)
+    }
+
+    /// The socket records' gauges and counters.
+    pub fn socket_records(&self) -> SocketRecordStats {
+        self.inner.sockets.stats()
     }
 }
 

@@ -17,7 +17,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crosscast_core::{BroadcastOpts, Room, Value};
 use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::ser::{SerializeTuple, Serializer};
-use socketioxide_core::adapter::{BroadcastFlags, BroadcastOptions, Room as SioRoom};
+use socketioxide_core::adapter::{
+    BroadcastFlags, BroadcastOptions, CoreLocalAdapter, Room as SioRoom, SocketEmitter,
+};
+use socketioxide_core::packet::PacketData;
+use socketioxide_core::parser::Parse;
 use socketioxide_core::{Sid, Uid};
 
 /// `[event, ...args]` as a tuple, so that a Socket.IO parser spreads it into the
@@ -287,6 +291,47 @@ fn synthetic_sid(bytes: &[u8; 12]) -> Sid {
         }
     }
     text.parse().unwrap_or(Sid::ZERO)
+}
+
+/// Reads a socketioxide event packet's data as the core's `[event, ...args]`.
+pub(crate) fn packet_data<P: Parse>(
+    parser: P,
+    packet: &socketioxide_core::packet::Packet,
+) -> Option<Result<Vec<Value>, String>> {
+    match &packet.inner {
+        PacketData::Event(value, _) | PacketData::BinaryEvent(value, _) => {
+            let mut value = value.clone();
+            Some(
+                parser
+                    .decode_value::<Gathered>(&mut value, false)
+                    .map(|g| g.0)
+                    .map_err(|e| e.to_string()),
+            )
+        }
+        _ => None,
+    }
+}
+
+/// Writes the core's `[event, ...args]` as a socketioxide value.
+pub(crate) fn sio_value<P: Parse>(
+    parser: P,
+    data: &[Value],
+) -> Result<socketioxide_core::Value, String> {
+    parser
+        .encode_value(&Spread(data), None)
+        .map_err(|e| e.to_string())
+}
+
+/// The core's `[event, ...args]` as a socketioxide event packet of `local`'s namespace.
+pub(crate) fn sio_packet<E: SocketEmitter>(
+    local: &CoreLocalAdapter<E>,
+    data: &[Value],
+) -> Result<socketioxide_core::packet::Packet, String> {
+    let value = sio_value(local.parser(), data)?;
+    Ok(socketioxide_core::packet::Packet::event(
+        local.path().clone(),
+        value,
+    ))
 }
 
 #[cfg(test)]

@@ -43,6 +43,7 @@ mod cluster;
 mod convert;
 mod error;
 mod handshake;
+mod inbox;
 mod namespace;
 mod server_side;
 mod socket_records;
@@ -74,8 +75,10 @@ pub use socket_records::{
     FIELD_MAX_DEPTH, SocketRecordError, SocketRecordLimits, SocketRecordStats,
 };
 
+use convert::packet_data;
 use convert::wire_opts;
-use namespace::{Command, Inbox, NamespaceTask, RequestKind, packet_data, sio_value};
+use inbox::{Command, Inbox, RequestKind};
+use namespace::{LocalSide, NamespaceTask};
 
 /// The adapter of one namespace. Use it as `CrosscastAdapter<_>` in
 /// `SocketIo::builder().with_adapter::<CrosscastAdapter<_>>(cluster)`.
@@ -97,21 +100,27 @@ impl<E: SocketEmitter> std::fmt::Debug for CrosscastAdapter<E> {
 
 impl<E: SocketEmitter> DefinedAdapter for CrosscastAdapter<E> {}
 
+impl<E: SocketEmitter> LocalSide<E> for CrosscastAdapter<E> {
+    fn local(&self) -> &CoreLocalAdapter<E> {
+        &self.local
+    }
+}
+
+/// How the socket records list the connected sockets of an adapter's namespace.
+fn live_sockets<E: SocketEmitter>(
+    adapter: Weak<CrosscastAdapter<E>>,
+) -> socket_records::LiveSockets {
+    Arc::new(move || {
+        let adapter = adapter.upgrade()?;
+        let mut all = BroadcastOptions::default();
+        all.add_flag(socketioxide_core::adapter::BroadcastFlags::Broadcast);
+        Some(adapter.local.sockets(all))
+    })
+}
+
 impl<E: SocketEmitter> CrosscastAdapter<E> {
     fn nsp(&self) -> String {
         self.local.path().to_string()
-    }
-
-    /// The core's `[event, ...args]` as a socketioxide event packet of this namespace.
-    pub(crate) fn to_sio_packet(
-        &self,
-        data: &[crosscast_core::Value],
-    ) -> Result<socketioxide_core::packet::Packet, Error> {
-        let value = sio_value(self.local.parser(), data).map_err(Error::Encode)?;
-        Ok(socketioxide_core::packet::Packet::event(
-            self.local.path().clone(),
-            value,
-        ))
     }
 
     /// The core's form of a local event packet, checked against what the
@@ -255,10 +264,9 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
             let node = Node::new(config, inner.now()).map_err(|e| Error::Encode(e.to_string()))?;
             tracing::info!(nsp = %nsp, uid = node.uid(), "cluster adapter ready");
             inner.register_namespace(&nsp, node.uid(), commands.clone());
-            inner
-                .sockets
-                .attach(&nsp, socket_records::live_sockets(weak.clone()));
-            let task = NamespaceTask::new(node, weak, inner, commands, inbox, scan_rooms);
+            inner.sockets.attach(&nsp, live_sockets(weak.clone()));
+            let side: Weak<dyn LocalSide<E>> = weak;
+            let task = NamespaceTask::new(node, side, inner, commands, inbox, scan_rooms);
             tokio::spawn(task.run());
             on_success();
             Ok(())

@@ -9,259 +9,37 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use crosscast_core::node::{Completion, Event, Question, RemoteAckId, RequestId, ServerSideAckId};
-use crosscast_core::{BroadcastOpts, Node, Packet, Room, SocketInfo, Value};
+use crosscast_core::node::{Completion, Event, Question, RequestId};
+use crosscast_core::{BroadcastOpts, Node, Room, SocketInfo, Value};
 use socketioxide_core::Sid;
-use socketioxide_core::adapter::{BroadcastFlags, BroadcastOptions, CoreAdapter, SocketEmitter};
-use socketioxide_core::packet::PacketData;
+use socketioxide_core::adapter::{
+    BroadcastFlags, BroadcastOptions, CoreLocalAdapter, SocketEmitter,
+};
 use socketioxide_core::parser::Parse;
 use tokio::sync::{mpsc, oneshot};
 
-use super::CrosscastAdapter;
 use super::cluster::ClusterInner;
-use super::convert::{Gathered, Spread, local_opts, sio_room};
+use super::convert::{local_opts, sio_packet, sio_room};
+use super::inbox::{Command, Inbox, InboxDrop, RequestKind};
 use super::server_side::{ServerSideAck, ServerSideEvent};
-use crate::driver::budget::{ByteBudget, Charge};
-
-/// What the namespace task is asked to do.
-#[derive(Debug)]
-pub(crate) enum Command {
-    /// A message from Redis for this namespace.
-    Message {
-        channel: String,
-        payload: bytes::Bytes,
-    },
-    /// Publish a broadcast (the caller delivered locally).
-    Broadcast {
-        packet: Packet,
-        opts: BroadcastOpts,
-    },
-    /// Publish a broadcast with acks; remote acks go to `acks` until it completes.
-    BroadcastWithAck {
-        packet: Packet,
-        opts: BroadcastOpts,
-        timeout_ms: u64,
-        acks: mpsc::UnboundedSender<Value>,
-        done: oneshot::Sender<Completion>,
-    },
-    /// Publish a join/leave/disconnect.
-    Join {
-        opts: BroadcastOpts,
-        rooms: Vec<Room>,
-    },
-    Leave {
-        opts: BroadcastOpts,
-        rooms: Vec<Room>,
-    },
-    Disconnect {
-        opts: BroadcastOpts,
-        close: bool,
-    },
-    /// A request whose completion is awaited.
-    Request {
-        kind: RequestKind,
-        done: oneshot::Sender<Completion>,
-    },
-    /// A server-side event without ack.
-    ServerSideEmit {
-        data: Vec<Value>,
-    },
-    /// The host's answer to a server-count question.
-    ServerCount {
-        question: crosscast_core::node::QuestionId,
-        count: u64,
-    },
-    /// A local client's ack of a remote broadcast.
-    RemoteAck {
-        ack: RemoteAckId,
-        value: Value,
-    },
-    /// This server's answer to a remote server-side event.
-    ServerSideAck {
-        id: ServerSideAckId,
-        value: Option<Value>,
-    },
-    /// A remote server-side event this server will not answer (its ack was
-    /// dropped, or nobody listens).
-    ReleaseServerSideAck {
-        id: ServerSideAckId,
-    },
-    /// Look at the local rooms again (sharded dynamic subscriptions).
-    RoomsChanged,
-    /// Close the node and end the task.
-    Close {
-        done: oneshot::Sender<()>,
-    },
-    /// A command queued through an [`Inbox`], holding its bytes until it is handled.
-    Charged {
-        command: Box<Command>,
-        charge: Charge,
-    },
-}
-
-impl Command {
-    /// About how many bytes the command holds while it waits: its own size and what it
-    /// points to (packets, payloads, rooms).
-    pub(crate) fn size(&self) -> usize {
-        let heap = match self {
-            Command::Message { channel, payload } => channel.len() + payload.len(),
-            Command::Broadcast { packet, opts }
-            | Command::BroadcastWithAck { packet, opts, .. } => {
-                values_size(&packet.data) + opts_size(opts)
-            }
-            Command::Join { opts, rooms } | Command::Leave { opts, rooms } => {
-                opts_size(opts) + rooms_size(rooms)
-            }
-            Command::Disconnect { opts, .. } => opts_size(opts),
-            Command::Request { kind, .. } => match kind {
-                RequestKind::Fetch(opts) | RequestKind::Rooms(opts) => opts_size(opts),
-                RequestKind::ServerSideEmit(data) => values_size(data),
-                RequestKind::ServerCount => 0,
-            },
-            Command::ServerSideEmit { data } => values_size(data),
-            Command::RemoteAck { value, .. } => values_size(std::slice::from_ref(value)),
-            Command::ServerSideAck { value, .. } => value
-                .as_ref()
-                .map_or(0, |v| values_size(std::slice::from_ref(v))),
-            Command::Charged { command, .. } => command.size(),
-            Command::ServerCount { .. }
-            | Command::ReleaseServerSideAck { .. }
-            | Command::RoomsChanged
-            | Command::Close { .. } => 0,
-        };
-        std::mem::size_of::<Command>().saturating_add(heap)
-    }
-}
-
-/// About how many bytes `values` hold: strings, binaries and keys by length, anything else
-/// by a few bytes. Iterative, so any depth is fine.
-pub(crate) fn values_size(values: &[Value]) -> usize {
-    let mut stack: Vec<&Value> = values.iter().collect();
-    let mut n = 0usize;
-    while let Some(value) = stack.pop() {
-        let own = match value {
-            Value::Str(s) => s.len(),
-            Value::Bin(b) | Value::Ext(_, b) => b.len(),
-            Value::Array(items) => {
-                stack.extend(items);
-                0
-            }
-            Value::Map(entries) => {
-                let mut keys = 0usize;
-                for (k, v) in entries {
-                    keys = keys.saturating_add(k.len());
-                    stack.push(v);
-                }
-                keys
-            }
-            _ => 0,
-        };
-        n = n
-            .saturating_add(own)
-            .saturating_add(std::mem::size_of::<Value>());
-    }
-    n
-}
-
-fn rooms_size(rooms: &[Room]) -> usize {
-    rooms.iter().fold(0usize, |n, r| {
-        let own = match r {
-            Room::Str(s) => s.len(),
-            other => other.as_channel_part().len(),
-        };
-        n.saturating_add(own)
-            .saturating_add(std::mem::size_of::<Room>())
-    })
-}
-
-fn opts_size(opts: &BroadcastOpts) -> usize {
-    rooms_size(&opts.rooms).saturating_add(rooms_size(&opts.except))
-}
-
-/// Why a command did not enter a namespace's inbox.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum InboxDrop {
-    /// The inbox held `inbox_queue` commands.
-    Full,
-    /// The command would have passed `inbox_queue_bytes` (or is larger than all of it).
-    Bytes,
-    /// The namespace task is gone.
-    Closed,
-}
-
-/// The queue of a namespace task, bounded in commands (the channel) and in bytes (the
-/// budget, held by each command until the task has handled it). Cheap to clone.
-#[derive(Clone, Debug)]
-pub(crate) struct Inbox {
-    pub(crate) tx: mpsc::Sender<Command>,
-    pub(crate) budget: Arc<ByteBudget>,
-}
-
-impl Inbox {
-    /// A new inbox of at most `count` commands and `bytes` bytes, and its receiver.
-    pub(crate) fn new(count: usize, bytes: usize) -> (Self, mpsc::Receiver<Command>) {
-        let (tx, rx) = mpsc::channel(count.max(1));
-        (
-            Self {
-                tx,
-                budget: ByteBudget::new(bytes),
-            },
-            rx,
-        )
-    }
-
-    /// Queues `command` now, or says why it could not be.
-    pub(crate) fn try_send(&self, command: Command) -> Result<(), InboxDrop> {
-        let charge = self
-            .budget
-            .try_charge(command.size())
-            .ok_or(InboxDrop::Bytes)?;
-        self.tx
-            .try_send(Command::Charged {
-                command: Box::new(command),
-                charge,
-            })
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => InboxDrop::Full,
-                mpsc::error::TrySendError::Closed(_) => InboxDrop::Closed,
-            })
-    }
-
-    /// Queues `command`, waiting for room in count and in bytes; fails at once when it is
-    /// larger than the whole byte bound, or when the task is gone.
-    pub(crate) async fn send(&self, command: Command) -> Result<(), InboxDrop> {
-        let charge = tokio::select! {
-            charge = self.budget.charge(command.size()) => charge.ok_or(InboxDrop::Bytes)?,
-            () = self.tx.closed() => return Err(InboxDrop::Closed),
-        };
-        self.tx
-            .send(Command::Charged {
-                command: Box::new(command),
-                charge,
-            })
-            .await
-            .map_err(|_| InboxDrop::Closed)
-    }
-}
-
-/// The requests a caller can await.
-#[derive(Debug)]
-pub(crate) enum RequestKind {
-    Fetch(BroadcastOpts),
-    /// The rooms of the matching sockets; the node picks the request.
-    Rooms(BroadcastOpts),
-    ServerSideEmit(Vec<Value>),
-    ServerCount,
-}
+use super::socket_records::SocketBook;
 
 /// How often the local rooms are compared with the subscribed room channels in
 /// the sharded dynamic modes (socketioxide does not tell an adapter when a
 /// socket joins a room).
 const ROOM_SCAN: Duration = Duration::from_millis(100);
 
+/// The local side of a namespace as its task sees it: socketioxide's local
+/// adapter (the sockets, their rooms, the parser). The adapter implements it;
+/// the task holds it weakly and ends when it is gone.
+pub(crate) trait LocalSide<E: SocketEmitter>: Send + Sync + 'static {
+    /// socketioxide's local adapter of the namespace.
+    fn local(&self) -> &CoreLocalAdapter<E>;
+}
+
 pub(crate) struct NamespaceTask<E: SocketEmitter> {
     pub(crate) node: Node,
-    pub(crate) adapter: Weak<CrosscastAdapter<E>>,
+    pub(crate) adapter: Weak<dyn LocalSide<E>>,
     pub(crate) cluster: Arc<ClusterInner>,
     /// This namespace's own inbox (for subscriptions, acks and answers).
     pub(crate) commands: Inbox,
@@ -275,7 +53,7 @@ pub(crate) struct NamespaceTask<E: SocketEmitter> {
 impl<E: SocketEmitter> NamespaceTask<E> {
     pub(crate) fn new(
         node: Node,
-        adapter: Weak<CrosscastAdapter<E>>,
+        adapter: Weak<dyn LocalSide<E>>,
         cluster: Arc<ClusterInner>,
         commands: Inbox,
         inbox: mpsc::Receiver<Command>,
@@ -485,13 +263,13 @@ impl<E: SocketEmitter> NamespaceTask<E> {
     /// Applies what another server published to this server's own sockets.
     fn apply_local(
         &mut self,
-        adapter: &Arc<CrosscastAdapter<E>>,
+        adapter: &Arc<dyn LocalSide<E>>,
         event: Event,
         now: crosscast_core::Time,
     ) {
-        let local = adapter.get_local();
+        let local = adapter.local();
         match event {
-            Event::Broadcast { packet, opts } => match adapter.to_sio_packet(&packet.data) {
+            Event::Broadcast { packet, opts } => match sio_packet(local, &packet.data) {
                 Ok(packet) => {
                     let _ = local.broadcast(packet, local_opts(&opts));
                 }
@@ -503,7 +281,7 @@ impl<E: SocketEmitter> NamespaceTask<E> {
                 opts,
                 timeout_ms,
             } => {
-                let packet = match adapter.to_sio_packet(&packet.data) {
+                let packet = match sio_packet(local, &packet.data) {
                     Ok(p) => p,
                     Err(e) => {
                         tracing::warn!(error = %e, "dropping a remote broadcast with acks");
@@ -529,7 +307,7 @@ impl<E: SocketEmitter> NamespaceTask<E> {
                         let Ok(mut value) = result else { continue };
                         let Some(adapter) = weak.upgrade() else { break };
                         let value = adapter
-                            .get_local()
+                            .local()
                             .parser()
                             .decode_value::<Value>(&mut value, false)
                             .unwrap_or(Value::Nil);
@@ -597,7 +375,7 @@ impl<E: SocketEmitter> NamespaceTask<E> {
                 let sockets = self
                     .adapter
                     .upgrade()
-                    .map(|a| local_socket_infos(&a, &opts))
+                    .map(|a| local_socket_infos(a.local(), &self.cluster.sockets, &opts))
                     .unwrap_or_default();
                 let _ = self.node.answer_local_sockets(now, id, sockets);
             }
@@ -608,7 +386,7 @@ impl<E: SocketEmitter> NamespaceTask<E> {
                     .map(|a| {
                         let mut all = BroadcastOptions::default();
                         all.add_flag(BroadcastFlags::Broadcast);
-                        a.get_local()
+                        a.local()
                             .rooms(all)
                             .into_iter()
                             .map(|r| Room::Str(r.to_string()))
@@ -632,7 +410,7 @@ impl<E: SocketEmitter> NamespaceTask<E> {
         let mut all = BroadcastOptions::default();
         all.add_flag(BroadcastFlags::Broadcast);
         let now: BTreeSet<Room> = adapter
-            .get_local()
+            .local()
             .rooms(all)
             .into_iter()
             .map(|r| Room::Str(r.to_string()))
@@ -650,11 +428,11 @@ impl<E: SocketEmitter> NamespaceTask<E> {
 /// The local sockets matching `opts`, as a fetchSockets answer, each with the
 /// handshake and data the app registered for it (see `handshake`).
 fn local_socket_infos<E: SocketEmitter>(
-    adapter: &CrosscastAdapter<E>,
+    local: &CoreLocalAdapter<E>,
+    records: &SocketBook,
     opts: &BroadcastOpts,
 ) -> Vec<SocketInfo> {
-    let local = adapter.get_local();
-    let nsp = adapter.nsp();
+    let nsp = local.path().to_string();
     let sids: Vec<Sid> = local.sockets(local_opts(opts));
     sids.into_iter()
         .map(|sid| {
@@ -666,7 +444,7 @@ fn local_socket_infos<E: SocketEmitter>(
             rooms.insert(sid.to_string());
             let mut rooms: Vec<String> = rooms.into_iter().collect();
             rooms.sort();
-            let (handshake, data) = adapter.cluster.inner.sockets.answer(&nsp, sid);
+            let (handshake, data) = records.answer(&nsp, sid);
             SocketInfo {
                 id: sid.to_string(),
                 handshake: Some(handshake),
@@ -675,33 +453,4 @@ fn local_socket_infos<E: SocketEmitter>(
             }
         })
         .collect()
-}
-
-/// Reads a socketioxide event packet's data as the core's `[event, ...args]`.
-pub(crate) fn packet_data<P: Parse>(
-    parser: P,
-    packet: &socketioxide_core::packet::Packet,
-) -> Option<Result<Vec<Value>, String>> {
-    match &packet.inner {
-        PacketData::Event(value, _) | PacketData::BinaryEvent(value, _) => {
-            let mut value = value.clone();
-            Some(
-                parser
-                    .decode_value::<Gathered>(&mut value, false)
-                    .map(|g| g.0)
-                    .map_err(|e| e.to_string()),
-            )
-        }
-        _ => None,
-    }
-}
-
-/// Writes the core's `[event, ...args]` as a socketioxide value.
-pub(crate) fn sio_value<P: Parse>(
-    parser: P,
-    data: &[Value],
-) -> Result<socketioxide_core::Value, String> {
-    parser
-        .encode_value(&Spread(data), None)
-        .map_err(|e| e.to_string())
 }

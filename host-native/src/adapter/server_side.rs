@@ -5,7 +5,7 @@ use crosscast_core::Value;
 use crosscast_core::node::ServerSideAckId;
 use tokio::sync::mpsc;
 
-use super::namespace::Command;
+use super::inbox::Command;
 
 /// A server-side event sent by another server of the cluster.
 #[derive(Debug)]

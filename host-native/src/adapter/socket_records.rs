@@ -26,10 +26,7 @@ use std::time::{Duration, Instant};
 
 use crosscast_core::Value;
 use socketioxide_core::Sid;
-use socketioxide_core::adapter::{BroadcastFlags, BroadcastOptions, CoreAdapter, SocketEmitter};
 
-use super::CrosscastAdapter;
-use super::cluster::Cluster;
 use super::handshake::Handshake;
 
 /// Deepest nesting of `auth`, of `socket.data` and of any other handshake field
@@ -104,46 +101,6 @@ pub enum SocketRecordError {
     /// [`Cluster::set_socket_data`] for a socket without a record.
     #[error("no record of socket {0}")]
     Unknown(String),
-}
-
-impl Cluster {
-    /// Records what other servers see of socket `sid` of namespace `nsp`
-    /// through fetchSockets: its `handshake` and its `data` (Node's
-    /// `socket.data`; give an empty map when the app keeps none). Replaces an
-    /// earlier record of the same socket. Call it in the connect handler and
-    /// [`Cluster::forget_socket`] on disconnect. A refused record leaves the
-    /// socket without one (see [`SocketRecordError`]); the refusal is counted
-    /// in [`Cluster::socket_records`].
-    pub fn register_socket(
-        &self,
-        nsp: &str,
-        sid: Sid,
-        handshake: Handshake,
-        data: Value,
-    ) -> Result<(), SocketRecordError> {
-        self.inner.sockets.register(nsp, sid, &handshake, data)
-    }
-
-    /// Replaces the `data` of a registered socket (Node apps change
-    /// `socket.data` at will; other servers see the latest one given here).
-    pub fn set_socket_data(
-        &self,
-        nsp: &str,
-        sid: Sid,
-        data: Value,
-    ) -> Result<(), SocketRecordError> {
-        self.inner.sockets.set_data(nsp, sid, data)
-    }
-
-    /// Forgets the record of socket `sid` of namespace `nsp`; whether there was one.
-    pub fn forget_socket(&self, nsp: &str, sid: Sid) -> bool {
-        self.inner.sockets.remove(nsp, sid)
-    }
-
-    /// The socket records' gauges and counters.
-    pub fn socket_records(&self) -> SocketRecordStats {
-        self.inner.sockets.stats()
-    }
 }
 
 /// The ids of a namespace's connected sockets, `None` once its adapter is gone.
@@ -421,18 +378,6 @@ fn shape(value: &Value) -> Shape {
         }
     }
     out
-}
-
-/// How the book lists the connected sockets of an adapter's namespace.
-pub(crate) fn live_sockets<E: SocketEmitter>(
-    adapter: std::sync::Weak<CrosscastAdapter<E>>,
-) -> LiveSockets {
-    Arc::new(move || {
-        let adapter = adapter.upgrade()?;
-        let mut all = BroadcastOptions::default();
-        all.add_flag(BroadcastFlags::Broadcast);
-        Some(adapter.get_local().sockets(all))
-    })
 }
 
 #[cfg(test)]

@@ -1,9 +1,7 @@
-//! The cluster seam of the server: everything the app needs that only a cluster can answer,
-//! and the choice of Socket.IO adapter.
+//! The cluster seam of the server: everything the app needs that only a cluster can answer.
 //!
-//! [`launch`] builds Socket.IO with the adapter the configuration asks for, registers the chat
-//! namespace, and hands the result to [`super::serve::run`], which is generic over the
-//! adapter. [`Cluster`] is what the app asks the cluster: how many servers there are, a
+//! `serve::launch` picks the Socket.IO adapter and builds one of these. [`Cluster`] is what
+//! the app asks the cluster: how many servers there are, a
 //! server-side emit with acknowledgements to the other servers, the server-side events they
 //! send, and counters for `/metrics`.
 //!
@@ -19,12 +17,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crosscast_core::Value;
 use tokio::sync::oneshot;
 
-use crate::adapter::{self, ClusterConfig, CrosscastAdapter};
-use crate::driver::PubSubKind;
+use crate::adapter;
 
-use super::chat;
-use super::cli::{AdapterKind, ServeConfig};
-use super::serve::{self, ServeError, Served, Shared};
+use super::metrics::ClusterStats;
 
 /// A server-side event sent by another server of the cluster (Node's `serverSideEmit`).
 #[derive(Debug)]
@@ -40,59 +35,6 @@ pub(crate) struct ServerEvent {
 
 /// Receives every [`ServerEvent`]; must return quickly (spawn for slow work).
 pub(crate) type ServerEventHandler = Arc<dyn Fn(ServerEvent) + Send + Sync>;
-
-/// Monotonic counters of the cluster layer, as `/metrics` shows them. All zero on a
-/// [`Cluster::Local`] node.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct ClusterStats {
-    /// Messages for the other servers that Redis accepted.
-    pub(crate) published: u64,
-    /// Messages received from the other servers.
-    pub(crate) received: u64,
-    /// Messages lost: received and dropped before processing, or not published (the sum of
-    /// the three next counters).
-    pub(crate) dropped: u64,
-    /// Messages not published, by reason.
-    pub(crate) publish_drops: adapter::PublishDrops,
-    /// Operations of this server that did not enter a namespace's queue, by reason.
-    pub(crate) inbox_drops: adapter::InboxDrops,
-    /// The cluster's Redis connection (inbound queue drops and bytes).
-    pub(crate) driver: crate::driver::DriverStats,
-    /// Bytes waiting to be published or in flight now.
-    pub(crate) publish_queue_bytes: u64,
-    /// Bytes waiting in the namespaces' queues now.
-    pub(crate) inbox_bytes: u64,
-    /// Remote socket ids forgotten to keep the id table bounded.
-    pub(crate) ids_forgotten: u64,
-    /// Messages from other servers that could not be decoded.
-    pub(crate) decode_errors: u64,
-    /// Requests to other servers that got every expected answer, or every answer of the
-    /// servers still there (`requests_partial` included).
-    pub(crate) requests_completed: u64,
-    /// Requests to other servers ended by the requests timeout, with the answers that had
-    /// arrived by then (possibly some).
-    pub(crate) requests_timed_out: u64,
-    /// Completed requests with answers missing: expected servers that were known to have
-    /// left before the timeout.
-    pub(crate) requests_partial: u64,
-    /// Reconnections of the cluster's Redis connections.
-    pub(crate) reconnects: u64,
-    /// Server-side events of other servers awaiting this server's answer (a gauge).
-    pub(crate) server_side_acks_pending: u64,
-    /// Server-side events never answered here, freed by their timeout.
-    pub(crate) server_side_acks_expired: u64,
-    /// Remote broadcasts whose client acks this server still relays (a gauge).
-    pub(crate) remote_acks_pending: u64,
-    /// Messages of other servers dropped because the table they fill was full.
-    pub(crate) dropped_table_full: u64,
-    /// Client acks of other servers beyond the clients they counted, dropped.
-    pub(crate) dropped_excess_acks: u64,
-    /// Operations of this server refused before reaching the cluster (reserved
-    /// server-side event name, value too deep).
-    pub(crate) refused: u64,
-    /// Server-side events of other servers dropped at the app's full queue.
-    pub(crate) server_side_dropped: u64,
-}
 
 /// An error of a cluster operation, shown to clients as `{error: <message>}`.
 #[derive(Debug, thiserror::Error)]
@@ -118,11 +60,11 @@ impl Local {
 /// A member of a Redis cluster, through the cluster adapter's handle.
 #[derive(Debug)]
 pub(crate) struct Redis {
-    handle: adapter::Cluster,
+    pub(crate) handle: adapter::Cluster,
 }
 
 /// The namespace of the chat app.
-const NSP: &str = "/";
+pub(crate) const NSP: &str = "/";
 
 /// What the app asks the cluster. Cheap to share behind an `Arc`.
 #[derive(Debug)]
@@ -324,52 +266,4 @@ impl std::fmt::Debug for Local {
 
 fn error(e: adapter::Error) -> ClusterError {
     ClusterError(e.to_string())
-}
-
-/// Builds Socket.IO on the adapter `config` asks for, mounts the chat app on namespace `/`,
-/// and serves until SIGTERM or SIGINT. With a Redis, fails when it is unreachable.
-pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served, ServeError> {
-    let Some(driver) = config.redis.driver_config(PubSubKind::Classic) else {
-        let (layer, io) = serve::socket_io_builder(&config).build_layer();
-        let cluster = Arc::new(Cluster::Local(Local::new(
-            socketioxide_core::Uid::new().to_string(),
-        )));
-        let chat = chat::Chat::new(
-            Arc::clone(&cluster),
-            shared.metrics.clone(),
-            shared.publisher.clone(),
-            shared.limits.clone(),
-        );
-        io.ns(NSP, chat::connect_handler(chat.clone()));
-        return serve::run(config, shared, io, layer, cluster, chat).await;
-    };
-    let mut cluster_config = match config.adapter {
-        AdapterKind::Classic => ClusterConfig::classic(driver.url.clone()),
-        AdapterKind::Sharded => ClusterConfig::sharded(driver.url.clone()),
-    };
-    // The Redis of --redis-url / --redis-cluster / --redis-ca (the kind follows the mode).
-    cluster_config.driver = driver;
-    cluster_config.protocol = cluster_config.protocol.with_key(config.key.clone());
-    cluster_config.requests_timeout_ms = config.requests_timeout;
-    let bytes = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-    cluster_config.publish_queue_bytes = bytes(config.cluster_publish_queue_bytes);
-    cluster_config.inbox_queue_bytes = bytes(config.cluster_inbox_bytes);
-    cluster_config.driver.event_capacity_bytes = bytes(config.redis_inbound_queue_bytes);
-    let handle = adapter::Cluster::connect(cluster_config)
-        .await
-        .map_err(|e| ServeError(config.redis.explain(e.to_string())))?;
-    let (layer, io) = serve::socket_io_builder(&config)
-        .with_adapter::<CrosscastAdapter<_>>(handle.clone())
-        .build_layer();
-    let cluster = Arc::new(Cluster::Redis(Redis { handle }));
-    let chat = chat::Chat::new(
-        Arc::clone(&cluster),
-        shared.metrics.clone(),
-        shared.publisher.clone(),
-        shared.limits.clone(),
-    );
-    io.ns(NSP, chat::connect_handler(chat.clone()))
-        .await
-        .map_err(|e| ServeError(format!("cannot join the cluster: {e}")))?;
-    serve::run(config, shared, io, layer, cluster, chat).await
 }

@@ -24,7 +24,7 @@
 //! no table grows with the number of sockets.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -368,15 +368,6 @@ where
     }
 }
 
-/// WebSocket messages engineioxide refused as over `--max-payload`, process-wide (one
-/// server per process), seen by [`PayloadWatch`].
-static WEBSOCKET_PAYLOAD_REFUSED: AtomicU64 = AtomicU64::new(0);
-
-/// WebSocket messages refused as over `--max-payload` so far.
-pub(crate) fn websocket_payload_refusals() -> u64 {
-    WEBSOCKET_PAYLOAD_REFUSED.load(Ordering::Relaxed)
-}
-
 /// The tracing target of engineioxide's WebSocket transport, whose debug event
 /// "error when handling packet: WsTransport(Capacity(MessageTooLong { .. }))" is the only
 /// sign of a message over the limit.
@@ -396,7 +387,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for PayloadWatch {
         let mut seen = TooLong(false);
         event.record(&mut seen);
         if seen.0 {
-            WEBSOCKET_PAYLOAD_REFUSED.fetch_add(1, Ordering::Relaxed);
+            super::metrics::count_websocket_payload_refusal();
         }
     }
 }

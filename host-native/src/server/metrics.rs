@@ -3,10 +3,9 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-use crate::adapter::SocketRecordStats;
+use crate::adapter::{self, SocketRecordStats};
 use crate::driver::DriverStats;
 
-use super::cluster::ClusterStats;
 use super::publish::{DropReason, PublishStats};
 
 /// Counters owned by the app (the cluster and the drivers keep their own).
@@ -111,7 +110,7 @@ impl Metrics {
     pub(crate) fn refusals(&self, reason: Refusal) -> u64 {
         let own = self.refused[reason.index()].load(Ordering::Relaxed);
         match reason {
-            Refusal::Payload => own + super::limits::websocket_payload_refusals(),
+            Refusal::Payload => own + websocket_payload_refusals(),
             _ => own,
         }
     }
@@ -435,4 +434,71 @@ pub(crate) fn render(snapshot: &Snapshot<'_>) -> String {
         );
     }
     out
+}
+/// Monotonic counters of the cluster layer, as `/metrics` shows them. All zero on a
+/// [`Cluster::Local`] node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ClusterStats {
+    /// Messages for the other servers that Redis accepted.
+    pub(crate) published: u64,
+    /// Messages received from the other servers.
+    pub(crate) received: u64,
+    /// Messages lost: received and dropped before processing, or not published (the sum of
+    /// the three next counters).
+    pub(crate) dropped: u64,
+    /// Messages not published, by reason.
+    pub(crate) publish_drops: adapter::PublishDrops,
+    /// Operations of this server that did not enter a namespace's queue, by reason.
+    pub(crate) inbox_drops: adapter::InboxDrops,
+    /// The cluster's Redis connection (inbound queue drops and bytes).
+    pub(crate) driver: crate::driver::DriverStats,
+    /// Bytes waiting to be published or in flight now.
+    pub(crate) publish_queue_bytes: u64,
+    /// Bytes waiting in the namespaces' queues now.
+    pub(crate) inbox_bytes: u64,
+    /// Remote socket ids forgotten to keep the id table bounded.
+    pub(crate) ids_forgotten: u64,
+    /// Messages from other servers that could not be decoded.
+    pub(crate) decode_errors: u64,
+    /// Requests to other servers that got every expected answer, or every answer of the
+    /// servers still there (`requests_partial` included).
+    pub(crate) requests_completed: u64,
+    /// Requests to other servers ended by the requests timeout, with the answers that had
+    /// arrived by then (possibly some).
+    pub(crate) requests_timed_out: u64,
+    /// Completed requests with answers missing: expected servers that were known to have
+    /// left before the timeout.
+    pub(crate) requests_partial: u64,
+    /// Reconnections of the cluster's Redis connections.
+    pub(crate) reconnects: u64,
+    /// Server-side events of other servers awaiting this server's answer (a gauge).
+    pub(crate) server_side_acks_pending: u64,
+    /// Server-side events never answered here, freed by their timeout.
+    pub(crate) server_side_acks_expired: u64,
+    /// Remote broadcasts whose client acks this server still relays (a gauge).
+    pub(crate) remote_acks_pending: u64,
+    /// Messages of other servers dropped because the table they fill was full.
+    pub(crate) dropped_table_full: u64,
+    /// Client acks of other servers beyond the clients they counted, dropped.
+    pub(crate) dropped_excess_acks: u64,
+    /// Operations of this server refused before reaching the cluster (reserved
+    /// server-side event name, value too deep).
+    pub(crate) refused: u64,
+    /// Server-side events of other servers dropped at the app's full queue.
+    pub(crate) server_side_dropped: u64,
+}
+
+/// WebSocket messages engineioxide refused as over `--max-payload`, process-wide (one
+/// server per process), seen by [`PayloadWatch`].
+static WEBSOCKET_PAYLOAD_REFUSED: AtomicU64 = AtomicU64::new(0);
+
+/// WebSocket messages refused as over `--max-payload` so far.
+pub(crate) fn websocket_payload_refusals() -> u64 {
+    WEBSOCKET_PAYLOAD_REFUSED.load(Ordering::Relaxed)
+}
+
+/// Counts one WebSocket message refused as over `--max-payload` (called by the limits'
+/// tracing watch).
+pub(crate) fn count_websocket_payload_refusal() {
+    WEBSOCKET_PAYLOAD_REFUSED.fetch_add(1, Ordering::Relaxed);
 }

@@ -1,5 +1,5 @@
 //! `crosscast serve`: binds, connects Redis when configured, runs the app on the adapter that
-//! [`cluster::launch`] picks, and shuts down gracefully on SIGTERM or SIGINT (the steps and
+//! [`launch`] picks, and shuts down gracefully on SIGTERM or SIGINT (the steps and
 //! what clients see: `shutdown`).
 
 use std::sync::Arc;
@@ -12,12 +12,13 @@ use tokio::sync::{mpsc, watch};
 use tower_http::trace::TraceLayer;
 use tracing::info;
 
+use crate::adapter::{self, ClusterConfig, CrosscastAdapter};
 use crate::driver::{Driver, DriverEvent, PubSubKind};
 
 use super::bridge;
-use super::chat::Chat;
+use super::chat::{self, Chat};
 use super::cli::{AdapterKind, ServeConfig};
-use super::cluster::{self, Cluster};
+use super::cluster::{Cluster, Local, NSP, Redis};
 use super::cors::{self, OriginPolicy};
 use super::http::{self, Status};
 use super::limits::{self, Limits};
@@ -122,7 +123,7 @@ pub(crate) async fn serve(config: ServeConfig) -> Result<Served, ServeError> {
         publisher,
         limits,
     };
-    cluster::launch(config, shared).await
+    launch(config, shared).await
 }
 
 /// Serves `io` (already mounted) with the HTTP routes until SIGTERM or SIGINT, then stops as
@@ -274,4 +275,52 @@ async fn shutdown_signal() -> &'static str {
             "SIGINT"
         }
     }
+}
+
+/// Builds Socket.IO on the adapter `config` asks for, mounts the chat app on namespace `/`,
+/// and serves until SIGTERM or SIGINT. With a Redis, fails when it is unreachable.
+pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served, ServeError> {
+    let Some(driver) = config.redis.driver_config(PubSubKind::Classic) else {
+        let (layer, io) = socket_io_builder(&config).build_layer();
+        let cluster = Arc::new(Cluster::Local(Local::new(
+            socketioxide_core::Uid::new().to_string(),
+        )));
+        let chat = chat::Chat::new(
+            Arc::clone(&cluster),
+            shared.metrics.clone(),
+            shared.publisher.clone(),
+            shared.limits.clone(),
+        );
+        io.ns(NSP, chat::connect_handler(chat.clone()));
+        return run(config, shared, io, layer, cluster, chat).await;
+    };
+    let mut cluster_config = match config.adapter {
+        AdapterKind::Classic => ClusterConfig::classic(driver.url.clone()),
+        AdapterKind::Sharded => ClusterConfig::sharded(driver.url.clone()),
+    };
+    // The Redis of --redis-url / --redis-cluster / --redis-ca (the kind follows the mode).
+    cluster_config.driver = driver;
+    cluster_config.protocol = cluster_config.protocol.with_key(config.key.clone());
+    cluster_config.requests_timeout_ms = config.requests_timeout;
+    let bytes = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    cluster_config.publish_queue_bytes = bytes(config.cluster_publish_queue_bytes);
+    cluster_config.inbox_queue_bytes = bytes(config.cluster_inbox_bytes);
+    cluster_config.driver.event_capacity_bytes = bytes(config.redis_inbound_queue_bytes);
+    let handle = adapter::Cluster::connect(cluster_config)
+        .await
+        .map_err(|e| ServeError(config.redis.explain(e.to_string())))?;
+    let (layer, io) = socket_io_builder(&config)
+        .with_adapter::<CrosscastAdapter<_>>(handle.clone())
+        .build_layer();
+    let cluster = Arc::new(Cluster::Redis(Redis { handle }));
+    let chat = chat::Chat::new(
+        Arc::clone(&cluster),
+        shared.metrics.clone(),
+        shared.publisher.clone(),
+        shared.limits.clone(),
+    );
+    io.ns(NSP, chat::connect_handler(chat.clone()))
+        .await
+        .map_err(|e| ServeError(format!("cannot join the cluster: {e}")))?;
+    run(config, shared, io, layer, cluster, chat).await
 }
