@@ -72,7 +72,7 @@ pub struct SocketRecordStats {
     /// [`FIELD_MAX_DEPTH`], kept as empty objects.
     pub emptied_too_deep: u64,
     /// Records of sockets no longer connected, removed by a sweep (the
-    /// application did not call [`Cluster::forget_socket`]).
+    /// application did not call [`Cluster::forget_socket`](crate::adapter::Cluster::forget_socket)).
     pub swept: u64,
 }
 
@@ -98,7 +98,7 @@ pub enum SocketRecordError {
         /// `max_record_bytes`.
         limit: usize,
     },
-    /// [`Cluster::set_socket_data`] for a socket without a record.
+    /// [`Cluster::set_socket_data`](crate::adapter::Cluster::set_socket_data) for a socket without a record.
     #[error("no record of socket {0}")]
     Unknown(String),
 }
@@ -204,7 +204,7 @@ impl SocketBook {
         self.insert(nsp, sid, handshake, data)
     }
 
-    /// Replaces the data of a recorded socket (see [`Cluster::set_socket_data`]).
+    /// Replaces the data of a recorded socket (see [`Cluster::set_socket_data`](crate::adapter::Cluster::set_socket_data)).
     pub(crate) fn set_data(
         &self,
         nsp: &str,
