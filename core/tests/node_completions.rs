@@ -31,11 +31,21 @@ fn drain_events(node: &mut Node) -> Vec<Event> {
     std::iter::from_fn(|| node.poll_event()).collect()
 }
 
-/// A asks; the host of A says the cluster has three servers.
-fn answer_count_of_three(a: &mut Node) {
+/// A and B, their start-up outputs drained.
+fn pair(protocol: &Protocol) -> (Node, Node) {
+    let mut a = node("AAAAAA", protocol);
+    let mut b = node("BBBBBB", protocol);
+    drain_events(&mut a);
+    drain_transmits(&mut b);
+    drain_events(&mut b);
+    (a, b)
+}
+
+/// A asks; the host of A says the cluster has `servers` servers.
+fn answer_server_count(a: &mut Node, servers: u64) {
     for event in drain_events(a) {
         if let Event::Question(Question::ServerCount { id, .. }) = event {
-            a.answer_server_count(T0, id, 3).unwrap();
+            a.answer_server_count(T0, id, servers).unwrap();
         }
     }
 }
@@ -87,13 +97,9 @@ fn completion(a: &mut Node, request: RequestId) -> Option<Completion> {
 
 /// A's request `start` with B answering and C silent, run to its deadline.
 fn timed_out(protocol: &Protocol, start: impl FnOnce(&mut Node) -> RequestId) -> Completion {
-    let mut a = node("AAAAAA", protocol);
-    let mut b = node("BBBBBB", protocol);
-    drain_events(&mut a);
-    drain_transmits(&mut b);
-    drain_events(&mut b);
+    let (mut a, mut b) = pair(protocol);
     let request = start(&mut a);
-    answer_count_of_three(&mut a);
+    answer_server_count(&mut a, 3);
     b_answers(&mut a, &mut b);
     assert_eq!(completion(&mut a, request), None, "C has not answered yet");
     a.handle_timeout(T0 + TIMEOUT_MS);
@@ -158,16 +164,9 @@ fn rooms_without_every_answer_fails_in_both_protocols() {
 #[test]
 fn a_request_every_server_answers_has_no_error() {
     for protocol in [Protocol::classic(), Protocol::sharded()] {
-        let mut a = node("AAAAAA", &protocol);
-        let mut b = node("BBBBBB", &protocol);
-        drain_events(&mut a);
-        drain_transmits(&mut b);
+        let (mut a, mut b) = pair(&protocol);
         let request = a.fetch_sockets(T0, &BroadcastOpts::all());
-        for event in drain_events(&mut a) {
-            if let Event::Question(Question::ServerCount { id, .. }) = event {
-                a.answer_server_count(T0, id, 2).unwrap();
-            }
-        }
+        answer_server_count(&mut a, 2);
         b_answers(&mut a, &mut b);
         let done = completion(&mut a, request).expect("B was the only peer");
         assert!(!done.timed_out);
@@ -217,16 +216,9 @@ fn the_node_picks_the_request_behind_rooms() {
 fn rooms_is_the_union_of_the_rooms_whichever_request_carried_it() {
     for protocol in [Protocol::classic(), Protocol::sharded()] {
         for opts in [BroadcastOpts::all(), BroadcastOpts::to_rooms(["lobby"])] {
-            let mut a = node("AAAAAA", &protocol);
-            let mut b = node("BBBBBB", &protocol);
-            drain_events(&mut a);
-            drain_transmits(&mut b);
+            let (mut a, mut b) = pair(&protocol);
             let request = a.rooms(T0, &opts);
-            for event in drain_events(&mut a) {
-                if let Event::Question(Question::ServerCount { id, .. }) = event {
-                    a.answer_server_count(T0, id, 2).unwrap();
-                }
-            }
+            answer_server_count(&mut a, 2);
             b_answers(&mut a, &mut b);
             let done = completion(&mut a, request).expect("B answered");
             assert_eq!(
@@ -241,18 +233,11 @@ fn rooms_is_the_union_of_the_rooms_whichever_request_carried_it() {
 #[test]
 fn a_broadcast_with_acks_reports_each_servers_client_count() {
     for protocol in [Protocol::classic(), Protocol::sharded()] {
-        let mut a = node("AAAAAA", &protocol);
-        let mut b = node("BBBBBB", &protocol);
-        drain_events(&mut a);
-        drain_transmits(&mut b);
+        let (mut a, mut b) = pair(&protocol);
         let request = a
             .broadcast_with_ack(T0, Packet::event("ask", []), &BroadcastOpts::all(), 1_000)
             .unwrap();
-        for event in drain_events(&mut a) {
-            if let Event::Question(Question::ServerCount { id, .. }) = event {
-                a.answer_server_count(T0, id, 2).unwrap();
-            }
-        }
+        answer_server_count(&mut a, 2);
         b_answers(&mut a, &mut b);
         let done = completion(&mut a, request).expect("B counted and acked");
         assert_eq!(
@@ -272,19 +257,12 @@ fn a_broadcast_with_acks_reports_each_servers_client_count() {
 #[test]
 fn acks_beyond_the_clients_a_peer_counted_are_dropped_and_counted() {
     for protocol in [Protocol::classic(), Protocol::sharded()] {
-        let mut a = node("AAAAAA", &protocol);
-        let mut b = node("BBBBBB", &protocol);
-        drain_events(&mut a);
-        drain_transmits(&mut b);
+        let (mut a, mut b) = pair(&protocol);
         // A long timeout: the request stays open while B's flood arrives.
         let request = a
             .broadcast_with_ack(T0, Packet::event("ask", []), &BroadcastOpts::all(), 60_000)
             .unwrap();
-        for event in drain_events(&mut a) {
-            if let Event::Question(Question::ServerCount { id, .. }) = event {
-                a.answer_server_count(T0, id, 3).unwrap();
-            }
-        }
+        answer_server_count(&mut a, 3);
         for t in drain_transmits(&mut a) {
             b.handle_message(T0, &t.channel, &t.payload);
         }
