@@ -90,11 +90,14 @@ impl Emitter {
         Limits::default().check_depth(&packet.data)?;
         let channels = match &self.channels {
             Channels::Classic(channels) => channels,
-            Channels::Sharded(_) => {
-                return Ok(self.sharded_message(ShardedBody::Broadcast {
-                    packet,
-                    opts: opts.clone(),
-                }));
+            Channels::Sharded(channels) => {
+                return Ok(self.sharded_message(
+                    channels,
+                    ShardedBody::Broadcast {
+                        packet,
+                        opts: opts.clone(),
+                    },
+                ));
             }
         };
         packet.nsp = Some(self.nsp.clone());
@@ -112,47 +115,56 @@ impl Emitter {
 
     /// `socketsJoin(rooms)` for the sockets matching `opts`.
     pub fn sockets_join(&self, opts: &BroadcastOpts, rooms: Vec<Room>) -> Publication {
-        if let Channels::Sharded(_) = self.channels {
-            let opts = opts.clone();
-            return self.sharded_message(ShardedBody::SocketsJoin { opts, rooms });
+        let opts = opts.clone();
+        match &self.channels {
+            Channels::Classic(channels) => self.request(
+                channels,
+                None,
+                RequestBody::Join {
+                    target: Target::Opts(opts),
+                    rooms,
+                },
+            ),
+            Channels::Sharded(channels) => {
+                self.sharded_message(channels, ShardedBody::SocketsJoin { opts, rooms })
+            }
         }
-        self.request(
-            None,
-            RequestBody::Join {
-                target: Target::Opts(opts.clone()),
-                rooms,
-            },
-        )
     }
 
     /// `socketsLeave(rooms)` for the sockets matching `opts`.
     pub fn sockets_leave(&self, opts: &BroadcastOpts, rooms: Vec<Room>) -> Publication {
-        if let Channels::Sharded(_) = self.channels {
-            let opts = opts.clone();
-            return self.sharded_message(ShardedBody::SocketsLeave { opts, rooms });
+        let opts = opts.clone();
+        match &self.channels {
+            Channels::Classic(channels) => self.request(
+                channels,
+                None,
+                RequestBody::Leave {
+                    target: Target::Opts(opts),
+                    rooms,
+                },
+            ),
+            Channels::Sharded(channels) => {
+                self.sharded_message(channels, ShardedBody::SocketsLeave { opts, rooms })
+            }
         }
-        self.request(
-            None,
-            RequestBody::Leave {
-                target: Target::Opts(opts.clone()),
-                rooms,
-            },
-        )
     }
 
     /// `disconnectSockets(close)` for the sockets matching `opts`.
     pub fn disconnect_sockets(&self, opts: &BroadcastOpts, close: bool) -> Publication {
-        if let Channels::Sharded(_) = self.channels {
-            let opts = opts.clone();
-            return self.sharded_message(ShardedBody::DisconnectSockets { opts, close });
+        let opts = opts.clone();
+        match &self.channels {
+            Channels::Classic(channels) => self.request(
+                channels,
+                None,
+                RequestBody::Disconnect {
+                    target: Target::Opts(opts),
+                    close,
+                },
+            ),
+            Channels::Sharded(channels) => {
+                self.sharded_message(channels, ShardedBody::DisconnectSockets { opts, close })
+            }
         }
-        self.request(
-            None,
-            RequestBody::Disconnect {
-                target: Target::Opts(opts.clone()),
-                close,
-            },
-        )
     }
 
     /// `serverSideEmit(event, ...args)`; acknowledgements are not possible.
@@ -171,42 +183,44 @@ impl Emitter {
         data.extend(args);
         crate::event_name::check_server_side(&data)?;
         Limits::default().check_depth(&data)?;
-        if let Channels::Sharded(_) = self.channels {
-            return Ok(self.sharded_message(ShardedBody::ServerSideEmit {
-                request_id: None,
-                packet: data,
-            }));
-        }
-        Ok(self.request(
-            Some(EMITTER_UID.to_owned()),
-            RequestBody::ServerSideEmit { data },
-        ))
+        Ok(match &self.channels {
+            Channels::Classic(channels) => self.request(
+                channels,
+                Some(EMITTER_UID.to_owned()),
+                RequestBody::ServerSideEmit { data },
+            ),
+            Channels::Sharded(channels) => self.sharded_message(
+                channels,
+                ShardedBody::ServerSideEmit {
+                    request_id: None,
+                    packet: data,
+                },
+            ),
+        })
     }
 
-    /// A classic request (on the request channel). Only for a classic emitter.
-    fn request(&self, uid: Option<String>, body: RequestBody) -> Publication {
+    /// A classic request on the request channel of `channels`.
+    fn request(
+        &self,
+        channels: &ClassicChannels,
+        uid: Option<String>,
+        body: RequestBody,
+    ) -> Publication {
         let request = ClassicRequest {
             uid,
             request_id: None,
             body,
         };
-        let channel = match &self.channels {
-            Channels::Classic(channels) => channels.request().to_owned(),
-            Channels::Sharded(channels) => channels.main().to_owned(),
-        };
         Publication {
             kind: PublishKind::Publish,
-            channel,
+            channel: channels.request().to_owned(),
             payload: request.encode(),
         }
     }
 
-    /// A sharded message of uid `emitter` on the main channel.
-    fn sharded_message(&self, body: ShardedBody) -> Publication {
-        let channel = match &self.channels {
-            Channels::Sharded(channels) => channels.main().to_owned(),
-            Channels::Classic(channels) => channels.request().to_owned(),
-        };
+    /// A sharded message of uid `emitter` on the main channel of `channels`.
+    fn sharded_message(&self, channels: &ShardedChannels, body: ShardedBody) -> Publication {
+        let channel = channels.main().to_owned();
         let message = ShardedMessage {
             uid: EMITTER_UID.to_owned(),
             nsp: self.nsp.clone(),

@@ -66,14 +66,6 @@ impl Protocol {
         matches!(self, Protocol::Sharded { .. })
     }
 
-    /// The channel prefix: `key` (classic) or `channelPrefix` (sharded).
-    pub fn key(&self) -> &str {
-        match self {
-            Protocol::Classic { key, .. } => key,
-            Protocol::Sharded { channel_prefix, .. } => channel_prefix,
-        }
-    }
-
     /// The same protocol under the channel prefix `key`.
     pub fn with_key(mut self, new_key: impl Into<String>) -> Self {
         match &mut self {
