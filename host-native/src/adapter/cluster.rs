@@ -35,7 +35,7 @@ pub struct ClusterConfig {
     /// [`Protocol::sharded`]. Every server of a cluster must agree.
     pub protocol: Protocol,
     /// `requestsTimeout`: how long fetchSockets, allRooms and serverSideEmit
-    /// with ack wait, in ms. Default 5000.
+    /// with ack wait, in ms. Default 5000; 0 means the default (the core applies it).
     pub requests_timeout_ms: u64,
     /// crosscast's own heartbeat interval (ms); 0 turns membership off. Default 1000.
     pub heartbeat_interval_ms: u64,
@@ -254,9 +254,6 @@ impl Cluster {
         // sharded cluster needs (RESP3, for SSUBSCRIBE), and the commands of the application's
         // plain channels on [`Cluster::driver`].
         config.driver.kind = PubSubKind::of(&config.protocol);
-        if config.requests_timeout_ms == 0 {
-            config.requests_timeout_ms = NodeConfig::DEFAULT_REQUESTS_TIMEOUT_MS;
-        }
         let (driver, events) = Driver::connect(config.driver.clone()).await?;
         let (publisher, queue) = mpsc::channel(config.publish_queue.max(1));
         let config_publish_bytes = config.publish_queue_bytes;
