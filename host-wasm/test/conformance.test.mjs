@@ -91,6 +91,14 @@ async function answerOf(promise) {
   }
 }
 
+/** The acks in the order both drivers write them: by their JSON text. */
+function sortedByJson(values) {
+  return [...(values ?? [])].sort((a, b) => {
+    const [x, y] = [JSON.stringify(a), JSON.stringify(b)];
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+}
+
 /** Runs one case's operation; its answer (`null` for operations without one). */
 async function runCase(io, c) {
   let to = io;
@@ -104,7 +112,14 @@ async function runCase(io, c) {
       to.emit(c.event, Buffer.from(c.bytes));
       return null;
     case "broadcast_with_ack":
-      return answerOf(io.timeout(c.timeout_ms).emitWithAck(c.event, c.data));
+      return within(
+        new Promise((resolve) =>
+          io.timeout(c.timeout_ms).emit(c.event, c.data, (err, acks) =>
+            resolve({ acks: sortedByJson(acks), timed_out: !!err }),
+          ),
+        ),
+        "broadcast ack",
+      );
     case "sockets_join":
       io.in(c.rooms).socketsJoin(c.join);
       return null;

@@ -202,9 +202,19 @@ async fn run_case(io: &SocketIo<A>, cluster: &Cluster, case: &Value) -> Value {
             .emit_with_ack::<_, Value>(event, &case["data"])
             .await
         {
+            // socketioxide ends the stream with an `Err(Timeout)` item for what never
+            // acked; Node's callback gets an error and the acks that came.
             Ok(stream) => {
-                let acks: Vec<Value> = stream.map(|(_, r)| r.unwrap_or_else(error)).collect().await;
-                json!(acks)
+                let (mut acks, mut timed_out) = (Vec::new(), false);
+                for (_, r) in stream.collect::<Vec<_>>().await {
+                    match r {
+                        Ok(v) => acks.push(v),
+                        Err(socketioxide::AckError::Timeout) => timed_out = true,
+                        Err(e) => acks.push(error(e)),
+                    }
+                }
+                acks.sort_by_key(Value::to_string);
+                json!({ "acks": acks, "timed_out": timed_out })
             }
             Err(e) => error(e),
         },

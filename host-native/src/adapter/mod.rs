@@ -40,9 +40,9 @@
 //! by reason in [`Metrics`].
 
 mod cluster;
-mod convert;
+pub(crate) mod convert;
 mod error;
-mod handshake;
+pub mod handshake;
 mod inbox;
 mod namespace;
 mod server_side;
@@ -318,16 +318,17 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
     ) -> Result<AckStream<E>, Error> {
         let timeout = timeout.unwrap_or_else(|| self.local.ack_timeout());
         let (remote_tx, remote_rx) = mpsc::unbounded_channel();
+        let (done, completion) = oneshot::channel();
         let core = if self.stays_local(&opts) {
             None
         } else {
             self.core_packet(&packet)?
         };
+        let published = core.is_some();
         if let Some(core) = core {
             if !self.cluster.is_connected() {
                 return Err(Error::NotConnected);
             }
-            let (done, _completion) = oneshot::channel();
             self.send(Command::BroadcastWithAck {
                 packet: core,
                 opts: wire_opts(&opts, &self.cluster.inner.ids),
@@ -336,7 +337,7 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
                 done,
             });
         } else {
-            drop(remote_tx);
+            drop((remote_tx, done));
         }
         // A remote socket's ack comes through Redis only; options that match no
         // local socket keep the local stream empty.
@@ -350,6 +351,8 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
             .broadcast_with_ack(packet, local_opts, Some(timeout));
         let remote = RemoteAcks {
             rx: remote_rx,
+            completion,
+            published,
             adapter: self.me.get().cloned().unwrap_or_default(),
             next: 0,
             done: false,
@@ -443,8 +446,19 @@ pub type AckStream<E> = Select<<E as SocketEmitter>::AckStream, RemoteAcks<E>>;
 
 /// The acks of other servers' clients, as they arrive; ends when the request
 /// completes (all acks in, or its timeout).
+///
+/// When the node's completion says the request timed out with answers
+/// missing (a server that never reported its client count, or clients that
+/// never acked), the last item is one `(random sid, Err(Timeout))`: the same
+/// signal socketioxide gives for a local socket that did not ack, and what
+/// Node's `emitWithAck` rejects with ("operation has timed out"). A broadcast
+/// that stayed on this server ends without it; one the node refused ends with
+/// it, since the remote acks it stood for will never come.
 pub struct RemoteAcks<E: SocketEmitter> {
     rx: mpsc::UnboundedReceiver<crosscast_core::Value>,
+    completion: oneshot::Receiver<crosscast_core::node::Completion>,
+    /// Whether the broadcast went to the node (it did not when it was local).
+    published: bool,
     adapter: Weak<CrosscastAdapter<E>>,
     next: u64,
     done: bool,
@@ -480,13 +494,33 @@ impl<E: SocketEmitter> Stream for RemoteAcks<E> {
                     return Poll::Ready(Some((socketioxide_core::Sid::new(), Ok(encoded))));
                 }
                 Poll::Ready(None) => {
+                    let incomplete = match Pin::new(&mut self.completion).poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Ok(done)) => done.timed_out && done.missing > 0,
+                        // Dropped before it completed: refused by the node or
+                        // the adapter closed. Only a local broadcast drops it
+                        // on purpose, and its `rx` is empty then too.
+                        Poll::Ready(Err(_)) => self.published,
+                    };
                     self.done = true;
-                    return Poll::Ready(None);
+                    return Poll::Ready(match (incomplete, timeout_error::<E>()) {
+                        (true, Some(e)) => Some((socketioxide_core::Sid::new(), Err(e))),
+                        _ => None,
+                    });
                 }
                 Poll::Pending => return Poll::Pending,
             }
         }
     }
+}
+
+/// socketioxide's "ack timed out" in the emitter's own error type, which the
+/// adapter traits let an adapter build only through serde (its unit variant
+/// `Timeout`). `None` for an emitter whose error type has no such variant.
+fn timeout_error<E: SocketEmitter>() -> Option<E::AckError> {
+    use serde::de::value::{Error as ValueError, StrDeserializer};
+    <E::AckError as serde::Deserialize>::deserialize(StrDeserializer::<ValueError>::new("Timeout"))
+        .ok()
 }
 
 impl<E: SocketEmitter> FusedStream for RemoteAcks<E> {
