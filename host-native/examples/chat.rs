@@ -19,7 +19,7 @@
 
 use std::net::SocketAddr;
 
-use crosscast::adapter::{Cluster, ClusterConfig, CrosscastAdapter, Handshake};
+use crosscast::adapter::{Cluster, ClusterConfig, CrosscastAdapter, handshake};
 use crosscast_core::Value;
 use socketioxide::SocketIo;
 use socketioxide::extract::{AckSender, Data, SocketRef, TryData};
@@ -70,7 +70,7 @@ fn on_connect(socket: SocketRef<Adapter>, auth: Value, cluster: Cluster) {
     // As a Node.js socket does: other servers address one socket through the room of its id.
     socket.join(socket.id);
     // What other servers' `fetchSockets()` show of this socket (handshake and `socket.data`).
-    let handshake = Handshake::from_request(socket.req_parts(), auth);
+    let handshake = handshake::from_request(socket.req_parts(), auth);
     let _ = cluster.register_socket("/", socket.id, handshake, Value::Map(Vec::new()));
 
     socket.on(

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use crosscast_core::Value;
 use socketioxide_core::Sid;
 
-use super::handshake::Handshake;
+use super::handshake::{self, Handshake};
 
 /// Deepest nesting of `auth`, of `socket.data` and of any other handshake field
 /// that a record keeps; a deeper value is kept as an empty object.
@@ -328,7 +328,7 @@ impl SocketBook {
     /// handshake issued now and empty data.
     pub(crate) fn answer(&self, nsp: &str, sid: Sid) -> (Value, Value) {
         self.get(nsp, sid)
-            .unwrap_or_else(|| (Handshake::default().to_value(), Value::Map(Vec::new())))
+            .unwrap_or_else(|| (handshake::unknown_now().to_value(), Value::Map(Vec::new())))
     }
 
     pub(crate) fn stats(&self) -> SocketRecordStats {
@@ -418,10 +418,8 @@ mod tests {
         let sid = Sid::new();
         let book = book_with(SocketRecordLimits::default(), &[sid]);
         let data = Value::map([("user", Value::from("alice"))]);
-        let handshake = Handshake {
-            auth: Value::map([("token", Value::from("t"))]),
-            ..Handshake::default()
-        };
+        let mut handshake = Handshake::issued_at(0);
+        handshake.auth = Value::map([("token", Value::from("t"))]);
         book.register("/", sid, &handshake, data.clone())
             .expect("kept");
         assert_eq!(book.answer("/", sid), (handshake.to_value(), data));
@@ -450,16 +448,16 @@ mod tests {
         let book = book_with(SocketRecordLimits::default(), &[]);
         for _ in 0..1000 {
             let sid = Sid::new();
-            book.register("/", sid, &Handshake::default(), empty())
+            book.register("/", sid, &Handshake::issued_at(0), empty())
                 .expect("kept");
             assert!(book.remove("/", sid));
         }
         let stats = book.stats();
         assert_eq!((stats.records, stats.bytes), (0, 0));
         let sid = Sid::new();
-        book.register("/", sid, &Handshake::default(), empty())
+        book.register("/", sid, &Handshake::issued_at(0), empty())
             .expect("kept");
-        book.register("/", sid, &Handshake::default(), empty())
+        book.register("/", sid, &Handshake::issued_at(0), empty())
             .expect("replaced");
         assert_eq!(
             book.stats().records,
@@ -479,10 +477,10 @@ mod tests {
         let sids: Vec<Sid> = (0..4).map(|_| Sid::new()).collect();
         let book = book_with(limits(3, usize::MAX, 64 * 1024), &sids);
         for sid in &sids[..3] {
-            book.register("/", *sid, &Handshake::default(), empty())
+            book.register("/", *sid, &Handshake::issued_at(0), empty())
                 .expect("kept");
         }
-        let refused = book.register("/", sids[3], &Handshake::default(), empty());
+        let refused = book.register("/", sids[3], &Handshake::issued_at(0), empty());
         assert!(matches!(
             refused,
             Err(SocketRecordError::Full { records: 3, .. })
@@ -495,7 +493,7 @@ mod tests {
             "answered without a record"
         );
         book.remove("/", sids[0]);
-        book.register("/", sids[3], &Handshake::default(), empty())
+        book.register("/", sids[3], &Handshake::issued_at(0), empty())
             .expect("room again");
     }
 
@@ -503,16 +501,16 @@ mod tests {
     fn a_full_book_sweeps_the_records_of_departed_sockets() {
         let connected = Sid::new();
         let book = book_with(limits(3, usize::MAX, 64 * 1024), &[connected]);
-        book.register("/", connected, &Handshake::default(), empty())
+        book.register("/", connected, &Handshake::issued_at(0), empty())
             .expect("kept");
         // Two sockets that left without forget_socket, and one of a namespace
         // that has no adapter.
-        book.register("/", Sid::new(), &Handshake::default(), empty())
+        book.register("/", Sid::new(), &Handshake::issued_at(0), empty())
             .expect("kept");
-        book.register("/nowhere", Sid::new(), &Handshake::default(), empty())
+        book.register("/nowhere", Sid::new(), &Handshake::issued_at(0), empty())
             .expect("kept");
         let newcomer = Sid::new();
-        book.register("/", newcomer, &Handshake::default(), empty())
+        book.register("/", newcomer, &Handshake::issued_at(0), empty())
             .expect("the sweep made room");
         let stats = book.stats();
         assert_eq!((stats.records, stats.swept, stats.refused_full), (2, 2, 0));
@@ -524,17 +522,17 @@ mod tests {
         let sids: Vec<Sid> = (0..3).map(|_| Sid::new()).collect();
         let one = {
             let book = SocketBook::new(SocketRecordLimits::default());
-            book.register("/", sids[0], &Handshake::default(), empty())
+            book.register("/", sids[0], &Handshake::issued_at(0), empty())
                 .expect("kept");
             usize::try_from(book.stats().bytes).expect("small")
         };
         let book = book_with(limits(100, 2 * one, 64 * 1024), &sids);
         for sid in &sids[..2] {
-            book.register("/", *sid, &Handshake::default(), empty())
+            book.register("/", *sid, &Handshake::issued_at(0), empty())
                 .expect("kept");
         }
         assert!(matches!(
-            book.register("/", sids[2], &Handshake::default(), empty()),
+            book.register("/", sids[2], &Handshake::issued_at(0), empty()),
             Err(SocketRecordError::Full { records: 2, .. })
         ));
         assert!(book.stats().bytes <= 2 * one as u64);
@@ -544,10 +542,8 @@ mod tests {
     fn a_record_over_its_byte_bound_is_refused() {
         let sid = Sid::new();
         let book = book_with(limits(100, usize::MAX, 1024), &[sid]);
-        let big = Handshake {
-            auth: Value::map([("token", Value::from("x".repeat(2000)))]),
-            ..Handshake::default()
-        };
+        let mut big = Handshake::issued_at(0);
+        big.auth = Value::map([("token", Value::from("x".repeat(2000)))]);
         assert!(matches!(
             book.register("/", sid, &big, empty()),
             Err(SocketRecordError::TooLarge { limit: 1024, .. })
@@ -561,20 +557,16 @@ mod tests {
         let sid = Sid::new();
         let book = book_with(SocketRecordLimits::default(), &[sid]);
         let at_bound = nested(FIELD_MAX_DEPTH - 1);
-        let handshake = Handshake {
-            auth: at_bound.clone(),
-            headers: vec![("x-ok".to_owned(), Value::from("1"))],
-            ..Handshake::default()
-        };
+        let mut handshake = Handshake::issued_at(0);
+        handshake.auth = at_bound.clone();
+        handshake.headers = vec![("x-ok".to_owned(), Value::from("1"))];
         book.register("/", sid, &handshake, at_bound.clone())
             .expect("kept");
         assert_eq!(book.answer("/", sid).0.get("auth"), Some(&at_bound));
         assert_eq!(book.answer("/", sid).1, at_bound);
         assert_eq!(book.stats().emptied_too_deep, 0, "at the bound: kept");
-        let deeper = Handshake {
-            auth: nested(FIELD_MAX_DEPTH),
-            ..handshake
-        };
+        let mut deeper = handshake.clone();
+        deeper.auth = nested(FIELD_MAX_DEPTH);
         book.register("/", sid, &deeper, nested(200)).expect("kept");
         let (h, data) = book.answer("/", sid);
         assert_eq!(h.get("auth"), Some(&empty()));

@@ -178,7 +178,7 @@ impl Cluster {
         data: Value,
     ) {
         if let Cluster::Redis(redis) = self {
-            let handshake = adapter::Handshake::from_request(parts, auth);
+            let handshake = adapter::handshake::from_request(parts, auth);
             if let Err(e) = redis.handle.register_socket(NSP, sid, handshake, data) {
                 tracing::debug!(%sid, "socket record refused: {e}");
             }
