@@ -45,7 +45,7 @@ use super::cluster::{Cluster, ServerEvent};
 use super::limits::{self, Limits, SocketLimits, guarded};
 use super::metrics::{Metrics, Refusal};
 use super::publish::{Publisher, Route};
-use super::value;
+use crate::adapter::convert;
 
 /// What the handlers share. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -325,7 +325,7 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, cha
                 return;
             };
             let answer = match c.cluster.server_side_emit_with_ack(&event, args).await {
-                Ok(answers) => Msg::Array(answers.iter().map(value::to_msg).collect()),
+                Ok(answers) => Msg::Array(answers.iter().map(convert::to_msg).collect()),
                 Err(e) => Msg::Map(vec![("error".into(), e.to_string().into())]),
             };
             let _ = ack.send(&answer);
@@ -446,8 +446,8 @@ fn sse_request(data: Msg) -> (String, Vec<crosscast_core::Value>) {
         None => String::new(),
     };
     let args = match items.next() {
-        Some(Msg::Array(args)) => args.iter().map(value::from_msg).collect(),
-        Some(single) => vec![value::from_msg(&single)],
+        Some(Msg::Array(args)) => args.iter().map(convert::from_msg).collect(),
+        Some(single) => vec![convert::from_msg(&single)],
         None => Vec::new(),
     };
     (event, args)

@@ -34,7 +34,6 @@ mod publish;
 mod redis;
 mod serve;
 mod shutdown;
-mod value;
 
 use std::process::ExitCode;
 
