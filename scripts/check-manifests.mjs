@@ -2,7 +2,9 @@
 // workspace) for what publishing needs, from `cargo metadata --no-deps`:
 //   - every crate has `license = "MIT OR Apache-2.0"`;
 //   - no path dependency lacks a version (crates.io rejects those; `cargo
-//     package` could only guess);
+//     package` could only guess), except a crate's dev-dependency on itself
+//     (crosscast-core's tests turning on its `codec` feature), which `cargo
+//     package` drops since it has no version;
 //   - every crate that may be published (no `publish = false`) has a
 //     description, a documentation link, a README and the two license files
 //     in its own directory (so that they are in its package).
@@ -30,7 +32,8 @@ for (const pkg of [...metadata("Cargo.toml"), ...metadata("fuzz/Cargo.toml")]) {
   const where = `${pkg.name} (${relative(root, pkg.manifest_path)})`;
   if (pkg.license !== LICENSE) problems.push(`${where}: license is ${JSON.stringify(pkg.license)}, not "${LICENSE}"`);
   for (const dep of pkg.dependencies) {
-    if (dep.path && dep.req === "*") problems.push(`${where}: path dependency ${dep.name} has no version`);
+    const ownFeatures = dep.kind === "dev" && dep.name === pkg.name;
+    if (dep.path && dep.req === "*" && !ownFeatures) problems.push(`${where}: path dependency ${dep.name} has no version`);
   }
   const publishable = pkg.publish === null || pkg.publish.length > 0;
   if (!publishable) continue;

@@ -56,9 +56,12 @@
 //! - [`Value`]: what Node puts on the wire (integers up to 64 bits, float64,
 //!   binary, timestamps, ordered maps); [`msgpack`] and [`json`] encode it
 //!   byte-identically to notepack.io and `JSON.stringify`.
-//! - [`classic`], [`sharded`] and [`emitter`]: the messages of each protocol;
-//!   [`channel`]: their channel names.
-//! - [`parser_payload`]: conversion to and from socketioxide's parser payloads.
+//! - [`emitter`]: the messages of `@socket.io/redis-emitter`; [`channel`]: the
+//!   channel names of each protocol.
+//! - With the `codec` feature (for tests, benchmarks and fuzzing; the hosts do
+//!   not need it): `classic` and `sharded`, the messages of each protocol, and
+//!   `parser_payload`, conversion to and from socketioxide's parser payloads.
+//!   The node uses them inside either way.
 //!
 //! ```
 //! use crosscast_core::{BroadcastOpts, ClassicBroadcast, Limits, Packet, Value};
@@ -73,11 +76,25 @@
 //! assert_eq!(ClassicBroadcast::decode(&bytes, &Limits::default()), Ok(message));
 //! ```
 
+/// Declares a module that is public with the `codec` feature and private
+/// without it: the message codecs the node uses inside, which the hosts never
+/// name, and which tests, benchmarks and fuzz targets reach through the feature.
+macro_rules! codec_module {
+    ($name:ident) => {
+        #[cfg(feature = "codec")]
+        pub mod $name;
+        #[cfg(not(feature = "codec"))]
+        #[allow(dead_code, unreachable_pub)]
+        mod $name;
+    };
+}
+
 pub mod channel;
-pub mod classic;
+codec_module!(classic);
 pub mod emitter;
 mod error;
 pub mod event_name;
+#[cfg_attr(not(feature = "codec"), allow(dead_code, unreachable_pub))]
 mod format;
 mod handshake;
 pub mod json;
@@ -86,14 +103,16 @@ pub mod msgpack;
 pub mod node;
 mod options;
 mod packet;
-pub mod parser_payload;
+codec_module!(parser_payload);
 mod room;
-pub mod sharded;
+codec_module!(sharded);
 mod socket_info;
 mod value;
 
+#[cfg(feature = "codec")]
 pub use classic::{ClassicBroadcast, ClassicRequest, ClassicResponse};
 pub use error::{DecodeError, UsageError};
+#[cfg(feature = "codec")]
 pub use format::{Format, decode_detected};
 pub use handshake::Handshake;
 pub use limits::Limits;
@@ -101,6 +120,7 @@ pub use node::{Event, Node, NodeConfig, Protocol, Time};
 pub use options::{BroadcastOpts, Flags};
 pub use packet::Packet;
 pub use room::Room;
+#[cfg(feature = "codec")]
 pub use sharded::{ShardedBody, ShardedMessage};
 pub use socket_info::SocketInfo;
 pub use value::{Timestamp, Value};

@@ -1,7 +1,7 @@
 //! Conversions between socketioxide's types and the core's, in one place:
 //! broadcast options, packets (through the namespace's own parser, so binary
 //! arguments survive with any parser), rooms, socket ids, and the event data
-//! of socketioxide handlers ([`rmpv::Value`], which the server's handlers take).
+//! of the server's socketioxide handlers (`rmpv::Value`, with the `server` feature).
 //!
 //! socketioxide ids ([`Sid`]) are exactly 16 URL-safe characters; Node's socket
 //! ids are 20. A remote socket is handed to socketioxide as a
@@ -16,6 +16,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crosscast_core::{BroadcastOpts, Room, Value};
+#[cfg(feature = "server")]
 use rmpv::Value as Msg;
 use serde::de::{Deserializer, SeqAccess, Visitor};
 use serde::ser::{SerializeTuple, Serializer};
@@ -336,7 +337,8 @@ pub(crate) fn sio_packet<E: SocketEmitter>(
     ))
 }
 
-/// A handler value as a core value. Strings that are not UTF-8 become binary.
+/// A handler value as a core value (the server's handlers take [`rmpv::Value`]). Strings that are not UTF-8 become binary.
+#[cfg(feature = "server")]
 pub(crate) fn from_msg(msg: &Msg) -> Value {
     match msg {
         Msg::Nil => Value::Nil,
@@ -372,6 +374,7 @@ pub(crate) fn from_msg(msg: &Msg) -> Value {
 
 /// A core value as a handler value. Timestamps become milliseconds since the epoch, as
 /// `JSON.stringify` of a `Date` would not keep them either.
+#[cfg(feature = "server")]
 pub(crate) fn to_msg(value: &Value) -> Msg {
     match value {
         Value::Nil => Msg::Nil,
@@ -501,6 +504,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "server")]
     #[test]
     fn round_trips_nested_values() {
         let value = Value::map([
