@@ -111,17 +111,6 @@ pub enum SubscriptionMode {
     DynamicPrivate,
 }
 
-impl SubscriptionMode {
-    /// The name used in Node's options.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SubscriptionMode::Static => "static",
-            SubscriptionMode::Dynamic => "dynamic",
-            SubscriptionMode::DynamicPrivate => "dynamic-private",
-        }
-    }
-}
-
 /// The channels of one sharded adapter: prefix `P`, namespace `N`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShardedChannels {
@@ -136,11 +125,6 @@ impl ShardedChannels {
             main: format!("{prefix}#{nsp}#"),
             mode,
         }
-    }
-
-    /// The subscription mode.
-    pub fn mode(&self) -> SubscriptionMode {
-        self.mode
     }
 
     /// `P#N#`: every request and non-room broadcast; its SHARDNUMSUB is the server count.

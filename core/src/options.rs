@@ -20,15 +20,6 @@ pub struct Flags {
 }
 
 impl Flags {
-    /// Whether no flag is set.
-    pub fn is_empty(&self) -> bool {
-        self.volatile.is_none()
-            && self.compress.is_none()
-            && self.timeout.is_none()
-            && self.expect_single_response.is_none()
-            && self.extra.is_empty()
-    }
-
     pub(crate) fn to_value(&self) -> Value {
         let mut entries = Vec::new();
         if let Some(v) = self.volatile {

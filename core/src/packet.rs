@@ -29,16 +29,6 @@ impl Packet {
         Self { data, nsp: None }
     }
 
-    /// The event name, if the first element is a string.
-    pub fn event_name(&self) -> Option<&str> {
-        self.data.first().and_then(Value::as_str)
-    }
-
-    /// Whether any argument holds binary.
-    pub fn has_binary(&self) -> bool {
-        self.data.iter().any(Value::has_binary)
-    }
-
     pub(crate) fn to_value(&self) -> Value {
         let mut entries = vec![
             ("type".to_owned(), Value::Int(EVENT)),

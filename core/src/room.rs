@@ -43,15 +43,6 @@ impl Room {
             Room::Int(i) => std::borrow::Cow::Owned(i.to_string()),
         }
     }
-
-    /// Whether this room matches a room named in a channel: a numeric room also
-    /// matches its decimal string, as in Node.
-    pub fn matches_channel_part(&self, part: &str) -> bool {
-        match self {
-            Room::Str(s) => s == part,
-            Room::Int(i) => part.parse::<i64>().is_ok_and(|p| p == *i),
-        }
-    }
 }
 
 impl fmt::Display for Room {
