@@ -7,7 +7,7 @@ use crate::channel::{ClassicChannels, ShardedChannels, SubscriptionMode};
 use crate::classic::{ClassicBroadcast, ClassicRequest, EMITTER_UID, RequestBody, Target};
 use crate::error::UsageError;
 use crate::limits::Limits;
-use crate::node::PublishKind;
+use crate::node::{Protocol, PublishKind};
 use crate::options::BroadcastOpts;
 use crate::packet::Packet;
 use crate::room::Room;
@@ -68,6 +68,16 @@ impl Emitter {
                 SubscriptionMode::Static,
             )),
             nsp,
+        }
+    }
+
+    /// An emitter into a cluster of `protocol` (its channel prefix; for
+    /// sharded, any subscription mode): [`Emitter::new`] or
+    /// [`Emitter::sharded`].
+    pub fn of(protocol: &Protocol, nsp: &str) -> Self {
+        match protocol {
+            Protocol::Classic { key, .. } => Self::new(key, nsp),
+            Protocol::Sharded { channel_prefix, .. } => Self::sharded(channel_prefix, nsp),
         }
     }
 
@@ -279,6 +289,24 @@ mod tests {
             emitter.broadcast(&lobby, "connect", vec![]).is_err(),
             "reserved"
         );
+    }
+
+    #[test]
+    fn an_emitter_of_a_protocol_speaks_it_under_its_prefix() {
+        let all = BroadcastOpts::all();
+        let sharded = Emitter::of(&Protocol::sharded().with_key("app"), "chat");
+        let p = sharded.broadcast(&all, "note", vec![]).unwrap();
+        assert_eq!(
+            (p.kind, p.channel.as_str()),
+            (PublishKind::SPublish, "app#/chat#")
+        );
+        let classic = Emitter::of(&Protocol::classic().with_key("app"), "chat");
+        let p = classic.broadcast(&all, "note", vec![]).unwrap();
+        assert_eq!(
+            (p.kind, p.channel.as_str()),
+            (PublishKind::Publish, "app#/chat#")
+        );
+        assert_eq!(classic.nsp(), "/chat");
     }
 
     #[test]

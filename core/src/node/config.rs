@@ -52,6 +52,19 @@ impl Protocol {
         }
     }
 
+    /// The names [`Protocol::named`] knows, as [`Protocol::name`] gives them.
+    pub const NAMES: [&'static str; 2] = ["classic", "sharded"];
+
+    /// The protocol of a name in [`Protocol::NAMES`] with Node's defaults, as a
+    /// flag or an option names it; `None` for any other name.
+    pub fn named(name: &str) -> Option<Self> {
+        match name {
+            "classic" => Some(Self::classic()),
+            "sharded" => Some(Self::sharded()),
+            _ => None,
+        }
+    }
+
     /// `classic` or `sharded`, for logs and health reports.
     pub fn name(&self) -> &'static str {
         match self {
@@ -158,6 +171,15 @@ impl NodeConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_listed_name_names_its_protocol_and_nothing_else_does() {
+        for name in Protocol::NAMES {
+            assert_eq!(Protocol::named(name).map(|p| p.name()), Some(name));
+        }
+        assert_eq!(Protocol::named("Classic"), None);
+        assert_eq!(Protocol::named(""), None);
+    }
 
     #[test]
     fn uids_take_the_shape_node_draws_from_the_hosts_random_bytes() {

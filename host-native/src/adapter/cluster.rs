@@ -84,7 +84,8 @@ impl ClusterConfig {
         Self::new(url, Protocol::sharded())
     }
 
-    fn new(url: impl Into<String>, protocol: Protocol) -> Self {
+    /// A cluster of `protocol` on the Redis at `url`, with Node's defaults.
+    pub fn new(url: impl Into<String>, protocol: Protocol) -> Self {
         Self {
             driver: DriverConfig::new(url),
             protocol,

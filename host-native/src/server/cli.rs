@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use crosscast_core::node::Protocol;
 
 pub use super::redis::{CaFile, RedisArgs};
 
@@ -62,23 +63,11 @@ pub enum Command {
     Emit(EmitArgs),
 }
 
-/// The Redis adapter protocol of the cluster.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum AdapterKind {
-    /// `@socket.io/redis-adapter`'s classic adapter (PUBLISH/SUBSCRIBE).
-    Classic,
-    /// `@socket.io/redis-adapter`'s sharded adapter (SPUBLISH/SSUBSCRIBE, Redis 7+).
-    Sharded,
-}
-
-impl AdapterKind {
-    /// `classic` or `sharded`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AdapterKind::Classic => "classic",
-            AdapterKind::Sharded => "sharded",
-        }
-    }
+/// `--adapter`: the core's protocol of a name in [`Protocol::NAMES`], with Node's defaults.
+fn adapter_parser() -> impl clap::builder::TypedValueParser<Value = Protocol> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(Protocol::NAMES)
+        .map(|name: String| Protocol::named(&name).unwrap_or_else(Protocol::classic))
 }
 
 /// A `--bridge CHANNEL:EVENT`: messages on the plain Redis channel become events.
@@ -190,15 +179,17 @@ pub struct ServeConfig {
     /// Without it the server is a single node on the in-memory adapter.
     #[command(flatten)]
     pub redis: RedisArgs,
-    /// Wire protocol of the cluster.
+    /// Wire protocol of the cluster: `classic` is @socket.io/redis-adapter's
+    /// createAdapter (PUBLISH/SUBSCRIBE), `sharded` its createShardedAdapter
+    /// (SPUBLISH/SSUBSCRIBE, Redis 7+).
     #[arg(
         long,
         env = "CROSSCAST_ADAPTER",
-        value_enum,
-        default_value_t = AdapterKind::Classic,
+        value_parser = adapter_parser(),
+        default_value = "classic",
         hide_env_values = true
     )]
-    pub adapter: AdapterKind,
+    pub adapter: Protocol,
     /// Channel prefix of the cluster (Node's `key` / `channelPrefix`).
     #[arg(
         long,
@@ -377,11 +368,11 @@ pub struct EmitArgs {
     #[arg(
         long,
         env = "CROSSCAST_ADAPTER",
-        value_enum,
-        default_value_t = AdapterKind::Classic,
+        value_parser = adapter_parser(),
+        default_value = "classic",
         hide_env_values = true
     )]
-    pub adapter: AdapterKind,
+    pub adapter: Protocol,
     /// Channel prefix of the cluster (Node's `key` / `channelPrefix`).
     #[arg(
         long,

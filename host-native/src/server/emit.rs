@@ -20,7 +20,7 @@ use crosscast_core::{BroadcastOpts, Limits, Room, Value};
 
 use crate::driver::{Driver, PubSubKind};
 
-use super::cli::{AdapterKind, EmitArgs};
+use super::cli::EmitArgs;
 
 /// The most bytes `-` reads from stdin; more is refused.
 pub(crate) const STDIN_MAX_BYTES: usize = 1_048_576;
@@ -67,11 +67,7 @@ fn read_stdin(stdin: &mut dyn Read) -> Result<Vec<Value>, String> {
 
 /// Publishes `publication` on the Redis of `args`; returns the channel it was published on.
 pub(crate) async fn run(args: EmitArgs, publication: Publication) -> Result<String, String> {
-    let kind = match args.adapter {
-        AdapterKind::Classic => PubSubKind::Classic,
-        AdapterKind::Sharded => PubSubKind::Sharded,
-    };
-    let Some(config) = args.redis.driver_config(kind) else {
+    let Some(config) = args.redis.driver_config(PubSubKind::of(&args.adapter)) else {
         return Err("emit needs a Redis: --redis-url or --redis-cluster".into());
     };
     let (driver, _events) = Driver::connect(config)
@@ -87,10 +83,7 @@ pub(crate) async fn run(args: EmitArgs, publication: Publication) -> Result<Stri
 
 /// The command, channel and payload of the event, in the protocol of `--adapter`.
 pub(crate) fn publication(args: &EmitArgs, values: Vec<Value>) -> Result<Publication, String> {
-    let emitter = match args.adapter {
-        AdapterKind::Classic => Emitter::new(&args.key, &args.nsp),
-        AdapterKind::Sharded => Emitter::sharded(&args.key, &args.nsp),
-    };
+    let emitter = Emitter::of(&args.adapter.clone().with_key(args.key.clone()), &args.nsp);
     let opts = BroadcastOpts::to_rooms(args.to.iter().cloned().map(Room::Str))
         .except(args.except.iter().cloned().map(Room::Str));
     emitter

@@ -17,7 +17,7 @@ use crate::driver::{Driver, DriverEvent, PubSubKind};
 
 use super::bridge;
 use super::chat::{self, Chat};
-use super::cli::{AdapterKind, ServeConfig};
+use super::cli::ServeConfig;
 use super::cluster::{Cluster, Local, NSP, Redis};
 use super::cors::{self, OriginPolicy};
 use super::http::{self, Status};
@@ -81,11 +81,7 @@ pub(crate) async fn serve(config: ServeConfig) -> Result<Served, ServeError> {
     }
     // The plain channels of --bridge and --publish are shard channels in a sharded cluster
     // (SSUBSCRIBE/SPUBLISH), as everything else of it.
-    let kind = match config.adapter {
-        AdapterKind::Classic => PubSubKind::Classic,
-        AdapterKind::Sharded => PubSubKind::Sharded,
-    };
-    let redis = match config.redis.driver_config(kind) {
+    let redis = match config.redis.driver_config(PubSubKind::of(&config.adapter)) {
         Some(mut driver_config) => {
             driver_config.event_capacity_bytes =
                 usize::try_from(config.redis_inbound_queue_bytes).unwrap_or(usize::MAX);
@@ -280,7 +276,7 @@ async fn shutdown_signal() -> &'static str {
 /// Builds Socket.IO on the adapter `config` asks for, mounts the chat app on namespace `/`,
 /// and serves until SIGTERM or SIGINT. With a Redis, fails when it is unreachable.
 pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served, ServeError> {
-    let Some(driver) = config.redis.driver_config(PubSubKind::Classic) else {
+    let Some(driver) = config.redis.driver_config(PubSubKind::of(&config.adapter)) else {
         let (layer, io) = socket_io_builder(&config).build_layer();
         let cluster = Arc::new(Cluster::Local(Local::new(
             socketioxide_core::Uid::new().to_string(),
@@ -294,13 +290,12 @@ pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served
         io.ns(NSP, chat::connect_handler(chat.clone()));
         return run(config, shared, io, layer, cluster, chat).await;
     };
-    let mut cluster_config = match config.adapter {
-        AdapterKind::Classic => ClusterConfig::classic(driver.url.clone()),
-        AdapterKind::Sharded => ClusterConfig::sharded(driver.url.clone()),
-    };
+    let mut cluster_config = ClusterConfig::new(
+        driver.url.clone(),
+        config.adapter.clone().with_key(config.key.clone()),
+    );
     // The Redis of --redis-url / --redis-cluster / --redis-ca (the kind follows the mode).
     cluster_config.driver = driver;
-    cluster_config.protocol = cluster_config.protocol.with_key(config.key.clone());
     cluster_config.requests_timeout_ms = config.requests_timeout;
     let bytes = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     cluster_config.publish_queue_bytes = bytes(config.cluster_publish_queue_bytes);
