@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use crosscast::driver::{Driver, DriverConfig, DriverEvent, Protocol};
+use crosscast::driver::{Driver, DriverConfig, DriverEvent, RespVersion};
 use crosscast_tests::redis_server::RedisServer;
 use tokio::time::timeout;
 
@@ -12,10 +12,10 @@ const WAIT: Duration = Duration::from_secs(20);
 const SENT: u64 = 300;
 const CAPACITY: usize = 8;
 
-async fn slow_consumer(protocol: Protocol) {
+async fn slow_consumer(resp: RespVersion) {
     let server = RedisServer::start();
     let mut config = DriverConfig::new(server.url());
-    config.protocol = Some(protocol);
+    config.resp = Some(resp);
     config.event_capacity = CAPACITY;
     let (driver, mut rx) = Driver::connect(config).await.expect("connect");
     driver.subscribe("flood").expect("subscribe");
@@ -80,12 +80,12 @@ async fn slow_consumer(protocol: Protocol) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_consumer_drops_are_counted_resp2() {
-    slow_consumer(Protocol::Resp2).await;
+    slow_consumer(RespVersion::Resp2).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_consumer_drops_are_counted_resp3() {
-    slow_consumer(Protocol::Resp3).await;
+    slow_consumer(RespVersion::Resp3).await;
 }
 
 /// Payloads of 100 KiB against a bound of 1 MiB: at most 10 are held at once.
@@ -93,10 +93,10 @@ const BIG: usize = 100 * 1024;
 const BOUND: usize = 1 << 20;
 const BIG_SENT: u64 = 60;
 
-async fn big_payloads_fill_the_byte_bound(protocol: Protocol) {
+async fn big_payloads_fill_the_byte_bound(resp: RespVersion) {
     let server = RedisServer::start();
     let mut config = DriverConfig::new(server.url());
-    config.protocol = Some(protocol);
+    config.resp = Some(resp);
     config.event_capacity_bytes = BOUND;
     let (driver, mut rx) = Driver::connect(config).await.expect("connect");
     let (publisher, _events) = Driver::connect(DriverConfig::new(server.url()))
@@ -179,10 +179,10 @@ async fn big_payloads_fill_the_byte_bound(protocol: Protocol) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn big_payloads_are_dropped_past_the_byte_bound_resp2() {
-    big_payloads_fill_the_byte_bound(Protocol::Resp2).await;
+    big_payloads_fill_the_byte_bound(RespVersion::Resp2).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn big_payloads_are_dropped_past_the_byte_bound_resp3() {
-    big_payloads_fill_the_byte_bound(Protocol::Resp3).await;
+    big_payloads_fill_the_byte_bound(RespVersion::Resp3).await;
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use crosscast::driver::{Driver, DriverConfig, DriverEvent, Protocol, PubSubKind};
+use crosscast::driver::{Driver, DriverConfig, DriverEvent, PubSubKind, RespVersion};
 use crosscast_tests::redis_server::{RedisServer, redis_cli};
 use tokio::sync::mpsc::Receiver;
 use tokio::time::timeout;
@@ -41,9 +41,9 @@ async fn wait_count(driver: &Driver, channel: &str, expected: u64) {
     .unwrap_or_else(|_| panic!("{channel} never reached {expected} subscribers"));
 }
 
-async fn round_trip(url: String, protocol: Option<Protocol>) {
+async fn round_trip(url: String, resp: Option<RespVersion>) {
     let mut config = DriverConfig::new(url);
-    config.protocol = protocol;
+    config.resp = resp;
     let (driver, mut rx) = Driver::connect(config).await.expect("connect");
     assert_eq!(
         timeout(WAIT, rx.recv()).await.expect("first event"),
@@ -111,13 +111,13 @@ async fn classic_round_trip_resp3_from_url() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn classic_round_trip_resp3_from_config() {
     let server = RedisServer::start();
-    round_trip(server.url(), Some(Protocol::Resp3)).await;
+    round_trip(server.url(), Some(RespVersion::Resp3)).await;
 }
 
-async fn pattern(protocol: Protocol) {
+async fn pattern(resp: RespVersion) {
     let server = RedisServer::start();
     let mut config = DriverConfig::new(server.url());
-    config.protocol = Some(protocol);
+    config.resp = Some(resp);
     let (driver, mut rx) = Driver::connect(config).await.expect("connect");
     driver.psubscribe("socket.io#/#*").expect("psubscribe");
     timeout(WAIT, async {
@@ -151,12 +151,12 @@ async fn pattern(protocol: Protocol) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pattern_subscribe_resp2() {
-    pattern(Protocol::Resp2).await;
+    pattern(RespVersion::Resp2).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pattern_subscribe_resp3() {
-    pattern(Protocol::Resp3).await;
+    pattern(RespVersion::Resp3).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

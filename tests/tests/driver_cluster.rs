@@ -5,19 +5,19 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use bytes::Bytes;
-use crosscast::driver::{Driver, DriverConfig, DriverEvent, Protocol, PubSubKind};
+use crosscast::driver::{Driver, DriverConfig, DriverEvent, PubSubKind, RespVersion};
 use crosscast_tests::redis_server::{RedisCluster, redis_cli};
 use tokio::sync::mpsc::Receiver;
 use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(15);
 
-fn config(cluster: &RedisCluster, kind: PubSubKind, protocol: Protocol) -> DriverConfig {
+fn config(cluster: &RedisCluster, kind: PubSubKind, resp: RespVersion) -> DriverConfig {
     let urls = cluster.urls();
     let mut config = DriverConfig::new(urls[0].clone());
     config.cluster_nodes = Some(urls[1..].to_vec());
     config.kind = kind;
-    config.protocol = Some(protocol);
+    config.resp = Some(resp);
     config
 }
 
@@ -68,13 +68,13 @@ async fn messages(rx: &mut Receiver<DriverEvent>, n: usize) -> BTreeSet<(String,
     got
 }
 
-async fn sharded_on_cluster(protocol: Protocol) {
+async fn sharded_on_cluster(resp: RespVersion) {
     let cluster = RedisCluster::start(3);
     let channels = channels_on_every_master(&cluster);
-    let (a, mut rx_a) = Driver::connect(config(&cluster, PubSubKind::Sharded, protocol))
+    let (a, mut rx_a) = Driver::connect(config(&cluster, PubSubKind::Sharded, resp))
         .await
         .expect("connect a");
-    let (b, _rx_b) = Driver::connect(config(&cluster, PubSubKind::Sharded, protocol))
+    let (b, _rx_b) = Driver::connect(config(&cluster, PubSubKind::Sharded, resp))
         .await
         .expect("connect b");
 
@@ -123,21 +123,21 @@ async fn sharded_on_cluster(protocol: Protocol) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sharded_cluster_resp2_publisher() {
-    sharded_on_cluster(Protocol::Resp2).await;
+    sharded_on_cluster(RespVersion::Resp2).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sharded_cluster_resp3() {
-    sharded_on_cluster(Protocol::Resp3).await;
+    sharded_on_cluster(RespVersion::Resp3).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn classic_cluster_numsub_is_summed() {
     let cluster = RedisCluster::start(3);
-    let (a, mut rx_a) = Driver::connect(config(&cluster, PubSubKind::Classic, Protocol::Resp3))
+    let (a, mut rx_a) = Driver::connect(config(&cluster, PubSubKind::Classic, RespVersion::Resp3))
         .await
         .expect("connect a");
-    let (b, _rx_b) = Driver::connect(config(&cluster, PubSubKind::Classic, Protocol::Resp2))
+    let (b, _rx_b) = Driver::connect(config(&cluster, PubSubKind::Classic, RespVersion::Resp2))
         .await
         .expect("connect b");
     let request = "socket.io-request#/#";
@@ -171,9 +171,10 @@ async fn classic_cluster_numsub_is_summed() {
 async fn sharded_cluster_master_restart() {
     let mut cluster = RedisCluster::start(3);
     let channels = channels_on_every_master(&cluster);
-    let (driver, mut rx) = Driver::connect(config(&cluster, PubSubKind::Sharded, Protocol::Resp3))
-        .await
-        .expect("connect");
+    let (driver, mut rx) =
+        Driver::connect(config(&cluster, PubSubKind::Sharded, RespVersion::Resp3))
+            .await
+            .expect("connect");
     for (channel, _) in &channels {
         driver.subscribe(channel.clone()).expect("subscribe");
     }

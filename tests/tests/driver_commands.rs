@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use crosscast::driver::{Driver, DriverConfig, DriverError, DriverEvent, Protocol, PubSubKind};
+use crosscast::driver::{Driver, DriverConfig, DriverError, DriverEvent, PubSubKind, RespVersion};
 use crosscast_core::node::{PublishKind, ServerCountCommand, Subscription, Transmit};
 use crosscast_tests::redis_server::RedisServer;
 use tokio::sync::mpsc;
@@ -63,7 +63,7 @@ async fn one_driver_serves_both_kinds(kind: PubSubKind) {
     let server = RedisServer::start();
     let mut config = DriverConfig::new(server.url());
     config.kind = kind;
-    config.protocol = Some(Protocol::Resp3);
+    config.resp = Some(RespVersion::Resp3);
     let (driver, mut rx) = Driver::connect(config).await.expect("connect");
 
     driver
@@ -148,7 +148,7 @@ async fn a_sharded_driver_runs_the_classic_commands_it_is_given() {
 async fn a_resp2_classic_driver_refuses_a_sharded_subscription() {
     let server = RedisServer::start();
     let mut config = DriverConfig::new(server.url());
-    config.protocol = Some(Protocol::Resp2);
+    config.resp = Some(RespVersion::Resp2);
     let (driver, _rx) = Driver::connect(config).await.expect("connect");
     assert!(matches!(
         driver.subscribe_to(Subscription::Sharded("shard".into())),

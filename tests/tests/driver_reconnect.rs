@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use crosscast::driver::{Driver, DriverConfig, DriverError, DriverEvent, Protocol};
+use crosscast::driver::{Driver, DriverConfig, DriverError, DriverEvent, RespVersion};
 use crosscast_tests::redis_server::RedisServer;
 use tokio::sync::mpsc::Receiver;
 use tokio::time::timeout;
@@ -29,10 +29,10 @@ async fn wait_for(rx: &mut Receiver<DriverEvent>, wanted: &DriverEvent) -> Drive
     .unwrap_or_else(|_| panic!("no {wanted:?} within {WAIT:?}"))
 }
 
-async fn restart_mid_test(protocol: Protocol) {
+async fn restart_mid_test(resp: RespVersion) {
     let mut server = RedisServer::start();
     let mut config = DriverConfig::new(server.url());
-    config.protocol = Some(protocol);
+    config.resp = Some(resp);
     let (driver, mut rx) = Driver::connect(config).await.expect("connect");
     wait_for(&mut rx, &DriverEvent::Connected).await;
     driver.subscribe("before").expect("subscribe");
@@ -107,7 +107,7 @@ async fn restart_mid_test(protocol: Protocol) {
     assert_eq!(stats.publish_failures, 1);
     assert_eq!(stats.published, 1);
     println!(
-        "{protocol:?}: publish while down failed in {fail_fast:?}; after Redis answered PING: \
+        "{resp:?}: publish while down failed in {fail_fast:?}; after Redis answered PING: \
          resubscribed in {resubscribed:?}, message delivered in {resumed:?}"
     );
     driver.close().await;
@@ -115,12 +115,12 @@ async fn restart_mid_test(protocol: Protocol) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restart_resp2() {
-    restart_mid_test(Protocol::Resp2).await;
+    restart_mid_test(RespVersion::Resp2).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restart_resp3() {
-    restart_mid_test(Protocol::Resp3).await;
+    restart_mid_test(RespVersion::Resp3).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,17 +4,17 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use crosscast::driver::{Driver, DriverConfig, DriverEvent, Protocol, PubSubKind};
+use crosscast::driver::{Driver, DriverConfig, DriverEvent, PubSubKind, RespVersion};
 use crosscast_tests::redis_server::RedisServer;
 use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-async fn sharded_round_trip(protocol: Protocol) {
+async fn sharded_round_trip(resp: RespVersion) {
     let server = RedisServer::start();
     let mut config = DriverConfig::new(server.url());
     config.kind = PubSubKind::Sharded;
-    config.protocol = Some(protocol);
+    config.resp = Some(resp);
     let (driver, mut rx) = Driver::connect(config).await.expect("connect");
     let main = "socket.io#/#";
     let private = "socket.io#/#0123456789abcdef#";
@@ -85,10 +85,10 @@ async fn sharded_round_trip(protocol: Protocol) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sharded_round_trip_resp2_publisher() {
-    sharded_round_trip(Protocol::Resp2).await;
+    sharded_round_trip(RespVersion::Resp2).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sharded_round_trip_resp3() {
-    sharded_round_trip(Protocol::Resp3).await;
+    sharded_round_trip(RespVersion::Resp3).await;
 }

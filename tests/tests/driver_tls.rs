@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use crosscast::driver::{Driver, DriverConfig, DriverError, DriverEvent, Protocol};
+use crosscast::driver::{Driver, DriverConfig, DriverError, DriverEvent, RespVersion};
 use crosscast_tests::redis_server::{RedisOptions, RedisServer};
 use tokio::time::timeout;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-async fn tls_round_trip(protocol: Protocol) {
+async fn tls_round_trip(resp: RespVersion) {
     let server = RedisServer::start_with(RedisOptions {
         tls: true,
         password: Some("tls-pass".into()),
@@ -26,7 +26,7 @@ async fn tls_round_trip(protocol: Protocol) {
     assert!(err.to_string().contains("certificate"), "{err}");
 
     let mut config = DriverConfig::new(server.url());
-    config.protocol = Some(protocol);
+    config.resp = Some(resp);
     config.tls_root_cert_pem = Some(tls.ca_pem());
     let (driver, mut rx) = Driver::connect(config).await.expect("connect over TLS");
     driver.subscribe("secure").expect("subscribe");
@@ -58,10 +58,10 @@ async fn tls_round_trip(protocol: Protocol) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_round_trip_resp2() {
-    tls_round_trip(Protocol::Resp2).await;
+    tls_round_trip(RespVersion::Resp2).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_round_trip_resp3() {
-    tls_round_trip(Protocol::Resp3).await;
+    tls_round_trip(RespVersion::Resp3).await;
 }

@@ -67,7 +67,7 @@ impl PubSubKind {
 /// The RESP version the driver negotiates (with `HELLO`) on its connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Protocol {
+pub enum RespVersion {
     /// RESP2, the default of Redis.
     Resp2,
     /// RESP3 (Redis 6 or newer): pub/sub messages arrive as push frames.
@@ -92,10 +92,10 @@ pub struct DriverConfig {
     /// `Some(seeds)` selects Redis Cluster mode: `url` and these URLs are the seed nodes, the
     /// rest of the cluster is discovered. `None` is a standalone Redis.
     pub cluster_nodes: Option<Vec<String>>,
-    /// Overrides the protocol of the URL (`?protocol=resp3`); `None` keeps the URL's choice,
+    /// Overrides the RESP version of the URL (`?protocol=resp3`); `None` keeps the URL's choice,
     /// RESP2 when it names none. In sharded mode the subscriber connection always uses RESP3,
     /// because the redis crate receives `smessage` frames only as RESP3 pushes.
-    pub protocol: Option<Protocol>,
+    pub resp: Option<RespVersion>,
     /// PEM-encoded CA certificate(s) trusted for `rediss://`; `None` uses the platform's roots.
     pub tls_root_cert_pem: Option<Vec<u8>>,
     /// First reconnect delay. Delays double up to `backoff_max`, each scaled down by a
@@ -125,7 +125,7 @@ pub struct DriverConfig {
 }
 
 impl DriverConfig {
-    /// A configuration for `url` with the defaults: classic, standalone, protocol of the URL,
+    /// A configuration for `url` with the defaults: classic, standalone, RESP version of the URL,
     /// backoff 50 ms to 1 s, connect timeout 2 s, response timeout 2 s, health check every
     /// 5 s, 4096 queued events holding at most 16 MiB of payloads.
     pub fn new(url: impl Into<String>) -> Self {
@@ -133,7 +133,7 @@ impl DriverConfig {
             url: url.into(),
             kind: PubSubKind::Classic,
             cluster_nodes: None,
-            protocol: None,
+            resp: None,
             tls_root_cert_pem: None,
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_secs(1),

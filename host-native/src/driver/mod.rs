@@ -74,7 +74,7 @@ use crosscast_core::node::{PublishKind, ServerCountCommand, Subscription, Transm
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-pub use config::{DEFAULT_EVENT_CAPACITY_BYTES, DriverConfig, Protocol, PubSubKind};
+pub use config::{DEFAULT_EVENT_CAPACITY_BYTES, DriverConfig, PubSubKind, RespVersion};
 pub use error::DriverError;
 pub use event::{DriverEvent, DriverStats};
 

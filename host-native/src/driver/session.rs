@@ -16,7 +16,7 @@ use redis::{
 };
 use tokio::sync::Notify;
 
-use super::config::{DriverConfig, Protocol, PubSubKind};
+use super::config::{DriverConfig, PubSubKind, RespVersion};
 use super::error::DriverError;
 use super::event::EventSink;
 use super::subscriptions::Changes;
@@ -44,9 +44,9 @@ fn parse(url: &str) -> Result<ConnectionInfo, DriverError> {
 impl Target {
     pub(crate) fn from_config(config: &DriverConfig) -> Result<Self, DriverError> {
         let info = parse(&config.url)?;
-        let protocol = match config.protocol {
-            Some(Protocol::Resp2) => ProtocolVersion::RESP2,
-            Some(Protocol::Resp3) => ProtocolVersion::RESP3,
+        let protocol = match config.resp {
+            Some(RespVersion::Resp2) => ProtocolVersion::RESP2,
+            Some(RespVersion::Resp3) => ProtocolVersion::RESP3,
             None => info.redis_settings().protocol(),
         };
         let seeds = match &config.cluster_nodes {
