@@ -640,7 +640,9 @@ def machine():
 def prepare(args):
     if not args.no_build:
         log("building release binaries")
-        subprocess.run(["cargo", "build", "--release", "-p", "crosscast-bench",
+        # --bin names every binary: cargo applies each --bin to all the packages named.
+        subprocess.run(["cargo", "build", "--release",
+                        "-p", "crosscast-bench", "--bin", "crosscast-bench", "--bin", "publish-path",
                         "-p", "crosscast", "--bin", "crosscast",
                         "-p", "crosscast-tests", "--bin", "rust-peer"], cwd=ROOT, check=True)
     # npm ci unless node_modules was installed from the current lockfile.

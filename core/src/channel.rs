@@ -111,6 +111,19 @@ pub enum SubscriptionMode {
     DynamicPrivate,
 }
 
+impl SubscriptionMode {
+    /// The mode of its name in Node's options (`static`, `dynamic`,
+    /// `dynamic-private`); `None` for any other name.
+    pub fn named(name: &str) -> Option<Self> {
+        match name {
+            "static" => Some(Self::Static),
+            "dynamic" => Some(Self::Dynamic),
+            "dynamic-private" => Some(Self::DynamicPrivate),
+            _ => None,
+        }
+    }
+}
+
 /// The channels of one sharded adapter: prefix `P`, namespace `N`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShardedChannels {

@@ -104,6 +104,14 @@ pub enum UsageError {
         /// The limit.
         limit: usize,
     },
+    /// An option of the adapter has a value Node's adapters do not take.
+    #[error("invalid option `{option}`: {value:?}")]
+    BadOption {
+        /// The option, as Node names it.
+        option: &'static str,
+        /// The value given.
+        value: String,
+    },
     /// The operation is not available in this adapter mode.
     #[error("operation not supported in {mode} mode: {operation}")]
     Unsupported {

@@ -23,7 +23,7 @@ function randomBytes(n) {
 }
 
 /** Random bytes for one node uid: the core makes the uid of the protocol's shape. */
-const uidRandom = () => randomBytes(8);
+const uidRandom = () => randomBytes(NodeCore.uidRandomBytes());
 
 /** socket.io's `{rooms: Set, except: Set, flags}` as the node reads it. */
 const wireOpts = (opts) => ({

@@ -61,6 +61,12 @@ impl NodeBinding {
     }
 
     /// This node's uid.
+    /// How many random bytes `uidRandom` takes: the core's `UID_RANDOM_BYTES`.
+    #[wasm_bindgen(js_name = uidRandomBytes)]
+    pub fn uid_random_bytes() -> usize {
+        crosscast_core::node::UID_RANDOM_BYTES
+    }
+
     #[wasm_bindgen(getter)]
     pub fn uid(&self) -> String {
         self.inner.uid().to_owned()

@@ -1,6 +1,7 @@
 //! The configuration of a node: its uid, namespace, protocol and timing.
 
 use crate::channel::SubscriptionMode;
+use crate::error::UsageError;
 use crate::limits::Limits;
 
 /// Node's default channel prefix: `key` of the classic adapter and the
@@ -11,8 +12,10 @@ pub const DEFAULT_KEY: &str = "socket.io";
 /// ([`Protocol::uid_from_random`]).
 pub const UID_RANDOM_BYTES: usize = 8;
 
-/// URL-safe base64, in value order.
-const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/// The URL-safe base64 alphabet, in value order: the characters of Node's
+/// uids and socket ids, and of socketioxide's ids.
+pub const URL_SAFE_ALPHABET: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /// Which protocol the node speaks, with that protocol's options.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +36,23 @@ pub enum Protocol {
         /// `subscriptionMode`; every node of the cluster must use the same.
         subscription_mode: SubscriptionMode,
     },
+}
+
+/// The options of the official adapters' factories that shape the protocol,
+/// as Node names them, for [`Protocol::from_node_options`]. `None` (or
+/// `false`) is an absent option, which takes Node's default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NodeOptions {
+    /// `key` of `createAdapter` (classic).
+    pub key: Option<String>,
+    /// `publishOnSpecificResponseChannel` of `createAdapter` (classic).
+    pub publish_on_specific_response_channel: bool,
+    /// `channelPrefix` of `createShardedAdapter` (sharded).
+    pub channel_prefix: Option<String>,
+    /// `subscriptionMode` of `createShardedAdapter` (sharded): `static`,
+    /// `dynamic` or `dynamic-private`.
+    pub subscription_mode: Option<String>,
 }
 
 impl Protocol {
@@ -62,6 +82,37 @@ impl Protocol {
             "classic" => Some(Self::classic()),
             "sharded" => Some(Self::sharded()),
             _ => None,
+        }
+    }
+
+    /// The protocol `name` ([`Protocol::NAMES`]) with the `options` its
+    /// factory takes in Node; the other protocol's options are ignored, as
+    /// Node ignores them. Refused: an unknown name or subscription mode
+    /// ([`UsageError::BadOption`]).
+    pub fn from_node_options(name: &str, options: &NodeOptions) -> Result<Self, UsageError> {
+        let bad = |option: &'static str, value: &str| UsageError::BadOption {
+            option,
+            value: value.to_owned(),
+        };
+        match Self::named(name).ok_or_else(|| bad("protocol", name))? {
+            Protocol::Classic { .. } => Ok(Protocol::Classic {
+                key: options
+                    .key
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_KEY.to_owned()),
+                publish_on_specific_response_channel: options.publish_on_specific_response_channel,
+            }),
+            Protocol::Sharded { .. } => Ok(Protocol::Sharded {
+                channel_prefix: options
+                    .channel_prefix
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_KEY.to_owned()),
+                subscription_mode: match options.subscription_mode.as_deref() {
+                    None => SubscriptionMode::default(),
+                    Some(mode) => SubscriptionMode::named(mode)
+                        .ok_or_else(|| bad("subscriptionMode", mode))?,
+                },
+            }),
         }
     }
 
@@ -97,7 +148,7 @@ impl Protocol {
         match self {
             Protocol::Classic { .. } => random[..6]
                 .iter()
-                .map(|b| URL_SAFE[usize::from(b & 63)] as char)
+                .map(|b| URL_SAFE_ALPHABET[usize::from(b & 63)] as char)
                 .collect(),
             Protocol::Sharded { .. } => random.iter().map(|b| format!("{b:02x}")).collect(),
         }
@@ -171,6 +222,53 @@ impl NodeConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_options_shape_the_protocol_they_belong_to_and_no_other() {
+        let mut options = NodeOptions::default();
+        assert_eq!(
+            Protocol::from_node_options("classic", &options),
+            Ok(Protocol::classic())
+        );
+        assert_eq!(
+            Protocol::from_node_options("sharded", &options),
+            Ok(Protocol::sharded())
+        );
+        options.key = Some("k".into());
+        options.publish_on_specific_response_channel = true;
+        options.channel_prefix = Some("p".into());
+        options.subscription_mode = Some("dynamic-private".into());
+        assert_eq!(
+            Protocol::from_node_options("classic", &options),
+            Ok(Protocol::Classic {
+                key: "k".into(),
+                publish_on_specific_response_channel: true
+            })
+        );
+        assert_eq!(
+            Protocol::from_node_options("sharded", &options),
+            Ok(Protocol::Sharded {
+                channel_prefix: "p".into(),
+                subscription_mode: SubscriptionMode::DynamicPrivate
+            })
+        );
+        options.subscription_mode = Some("Dynamic".into());
+        assert_eq!(
+            Protocol::from_node_options("sharded", &options).map_err(|e| e.to_string()),
+            Err("invalid option `subscriptionMode`: \"Dynamic\"".to_owned())
+        );
+        assert!(
+            Protocol::from_node_options("classic", &options).is_ok(),
+            "a sharded option does not concern classic"
+        );
+        assert!(matches!(
+            Protocol::from_node_options("redis", &options),
+            Err(UsageError::BadOption {
+                option: "protocol",
+                ..
+            })
+        ));
+    }
 
     #[test]
     fn every_listed_name_names_its_protocol_and_nothing_else_does() {

@@ -34,7 +34,9 @@ mod timer;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-pub use config::{DEFAULT_KEY, NodeConfig, Protocol, UID_RANDOM_BYTES};
+pub use config::{
+    DEFAULT_KEY, NodeConfig, NodeOptions, Protocol, UID_RANDOM_BYTES, URL_SAFE_ALPHABET,
+};
 pub use event::{
     Completion, Event, Outcome, PublishKind, Question, QuestionId, RemoteAckId, RequestId,
     ServerCountCommand, ServerSideAckId, Subscription, Transmit,

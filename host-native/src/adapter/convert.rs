@@ -145,8 +145,8 @@ pub(crate) const ID_BOOK_CAPACITY: usize = 100_000;
 
 /// The marker of a `server_id` that carries the rest of an id.
 const CARRIED: u8 = b'-';
-/// URL-safe base64, in value order.
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/// URL-safe base64, in value order (socketioxide's ids are written in it).
+use crosscast_core::node::URL_SAFE_ALPHABET as ALPHABET;
 
 fn url_safe(id: &str) -> bool {
     id.bytes()

@@ -1,7 +1,6 @@
 //! The adapter's options, read from JavaScript into a [`NodeConfig`].
 
-use crosscast_core::channel::SubscriptionMode;
-use crosscast_core::node::{DEFAULT_KEY, NodeConfig, Protocol, UID_RANDOM_BYTES};
+use crosscast_core::node::{NodeConfig, NodeOptions, Protocol, UID_RANDOM_BYTES};
 use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 
@@ -11,7 +10,7 @@ use crate::error::BindingError;
 /// publishOnSpecificResponseChannel?, channelPrefix?, subscriptionMode?,
 /// requestsTimeout?, heartbeatInterval?, heartbeatTimeout?, recountInterval?}`.
 /// Absent options take Node's defaults (those of [`NodeConfig::new`] and
-/// [`DEFAULT_KEY`]). `uidRandom` (a `Uint8Array` of [`UID_RANDOM_BYTES`]) makes
+/// [`DEFAULT_KEY`](crosscast_core::node::DEFAULT_KEY)). `uidRandom` (a `Uint8Array` of [`UID_RANDOM_BYTES`]) makes
 /// the uid by the core's rule ([`Protocol::uid_from_random`]); `uid` sets it.
 pub(crate) fn to_node_config(js: &JsValue) -> Result<NodeConfig, BindingError> {
     if !js.is_object() {
@@ -36,23 +35,22 @@ pub(crate) fn to_node_config(js: &JsValue) -> Result<NodeConfig, BindingError> {
             _ => Err(invalid(format!("`{name}` must be a number of ms"))),
         }
     };
-    let protocol = match string("protocol", "classic")?.as_str() {
-        "classic" => Protocol::Classic {
-            key: string("key", DEFAULT_KEY)?,
-            publish_on_specific_response_channel: get("publishOnSpecificResponseChannel")
-                .is_truthy(),
-        },
-        "sharded" => Protocol::Sharded {
-            channel_prefix: string("channelPrefix", DEFAULT_KEY)?,
-            subscription_mode: match string("subscriptionMode", "dynamic")?.as_str() {
-                "static" => SubscriptionMode::Static,
-                "dynamic" => SubscriptionMode::Dynamic,
-                "dynamic-private" => SubscriptionMode::DynamicPrivate,
-                other => return Err(invalid(format!("unknown subscriptionMode `{other}`"))),
-            },
-        },
-        other => return Err(invalid(format!("unknown protocol `{other}`"))),
+    // Every option Node's two factories take; the core keeps those of the protocol named.
+    let optional = |name: &str| -> Result<Option<String>, BindingError> {
+        let v = get(name);
+        if v.is_undefined() || v.is_null() {
+            return Ok(None);
+        }
+        string(name, "").map(Some)
     };
+    let mut options = NodeOptions::default();
+    options.key = optional("key")?;
+    options.publish_on_specific_response_channel =
+        get("publishOnSpecificResponseChannel").is_truthy();
+    options.channel_prefix = optional("channelPrefix")?;
+    options.subscription_mode = optional("subscriptionMode")?;
+    let protocol = Protocol::from_node_options(&string("protocol", "classic")?, &options)
+        .map_err(|e| invalid(e.to_string()))?;
     let random = get("uidRandom");
     let uid = if random.is_undefined() || random.is_null() {
         string("uid", "")?
