@@ -318,17 +318,16 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
     ) -> Result<AckStream<E>, Error> {
         let timeout = timeout.unwrap_or_else(|| self.local.ack_timeout());
         let (remote_tx, remote_rx) = mpsc::unbounded_channel();
-        let (done, completion) = oneshot::channel();
         let core = if self.stays_local(&opts) {
             None
         } else {
             self.core_packet(&packet)?
         };
-        let published = core.is_some();
-        if let Some(core) = core {
+        let completion = if let Some(core) = core {
             if !self.cluster.is_connected() {
                 return Err(Error::NotConnected);
             }
+            let (done, completion) = oneshot::channel();
             self.send(Command::BroadcastWithAck {
                 packet: core,
                 opts: wire_opts(&opts, &self.cluster.inner.ids),
@@ -336,9 +335,11 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
                 acks: remote_tx,
                 done,
             });
+            Some(completion)
         } else {
-            drop((remote_tx, done));
-        }
+            drop(remote_tx);
+            None
+        };
         // A remote socket's ack comes through Redis only; options that match no
         // local socket keep the local stream empty.
         let local_opts = if self.only_remote(&opts) {
@@ -352,7 +353,6 @@ impl<E: SocketEmitter> CoreAdapter<E> for CrosscastAdapter<E> {
         let remote = RemoteAcks {
             rx: remote_rx,
             completion,
-            published,
             adapter: self.me.get().cloned().unwrap_or_default(),
             next: 0,
             done: false,
@@ -456,9 +456,9 @@ pub type AckStream<E> = Select<<E as SocketEmitter>::AckStream, RemoteAcks<E>>;
 /// it, since the remote acks it stood for will never come.
 pub struct RemoteAcks<E: SocketEmitter> {
     rx: mpsc::UnboundedReceiver<crosscast_core::Value>,
-    completion: oneshot::Receiver<crosscast_core::node::Completion>,
-    /// Whether the broadcast went to the node (it did not when it was local).
-    published: bool,
+    /// The node's completion of the request; `None` for a broadcast that
+    /// stayed on this server.
+    completion: Option<oneshot::Receiver<crosscast_core::node::Completion>>,
     adapter: Weak<CrosscastAdapter<E>>,
     next: u64,
     done: bool,
@@ -494,13 +494,13 @@ impl<E: SocketEmitter> Stream for RemoteAcks<E> {
                     return Poll::Ready(Some((socketioxide_core::Sid::new(), Ok(encoded))));
                 }
                 Poll::Ready(None) => {
-                    let incomplete = match Pin::new(&mut self.completion).poll(cx) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(Ok(done)) => done.timed_out && done.missing > 0,
+                    let incomplete = match self.completion.as_mut().map(|c| Pin::new(c).poll(cx)) {
+                        None => false,
+                        Some(Poll::Pending) => return Poll::Pending,
+                        Some(Poll::Ready(Ok(done))) => done.timed_out && done.missing > 0,
                         // Dropped before it completed: refused by the node or
-                        // the adapter closed. Only a local broadcast drops it
-                        // on purpose, and its `rx` is empty then too.
-                        Poll::Ready(Err(_)) => self.published,
+                        // the adapter closed.
+                        Some(Poll::Ready(Err(_))) => true,
                     };
                     self.done = true;
                     return Poll::Ready(match (incomplete, timeout_error::<E>()) {
