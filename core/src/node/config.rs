@@ -94,26 +94,33 @@ impl Protocol {
             option,
             value: value.to_owned(),
         };
-        match Self::named(name).ok_or_else(|| bad("protocol", name))? {
-            Protocol::Classic { .. } => Ok(Protocol::Classic {
-                key: options
-                    .key
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_KEY.to_owned()),
-                publish_on_specific_response_channel: options.publish_on_specific_response_channel,
-            }),
-            Protocol::Sharded { .. } => Ok(Protocol::Sharded {
-                channel_prefix: options
-                    .channel_prefix
-                    .clone()
-                    .unwrap_or_else(|| DEFAULT_KEY.to_owned()),
-                subscription_mode: match options.subscription_mode.as_deref() {
-                    None => SubscriptionMode::default(),
-                    Some(mode) => SubscriptionMode::named(mode)
-                        .ok_or_else(|| bad("subscriptionMode", mode))?,
-                },
-            }),
+        // Node's defaults are those of `classic()` and `sharded()`; an option given replaces one.
+        let mut protocol = Self::named(name).ok_or_else(|| bad("protocol", name))?;
+        match &mut protocol {
+            Protocol::Classic {
+                key,
+                publish_on_specific_response_channel,
+            } => {
+                if let Some(given) = &options.key {
+                    key.clone_from(given);
+                }
+                *publish_on_specific_response_channel =
+                    options.publish_on_specific_response_channel;
+            }
+            Protocol::Sharded {
+                channel_prefix,
+                subscription_mode,
+            } => {
+                if let Some(given) = &options.channel_prefix {
+                    channel_prefix.clone_from(given);
+                }
+                if let Some(mode) = options.subscription_mode.as_deref() {
+                    *subscription_mode = SubscriptionMode::named(mode)
+                        .ok_or_else(|| bad("subscriptionMode", mode))?;
+                }
+            }
         }
+        Ok(protocol)
     }
 
     /// `classic` or `sharded`, for logs and health reports.
