@@ -707,13 +707,17 @@ def main():
     finally:
         redis.stop()
 
+    write_report(outdir, result, render(result))
+    log(f"wrote {outdir}/report.md and report.json in {result['elapsed_s']:.0f} s")
+
+
+def write_report(outdir, result, md):
+    """report.json (every figure) and report.md (the tables) into `outdir`; prints the tables."""
     with open(os.path.join(outdir, "report.json"), "w") as f:
         json.dump(result, f, indent=1)
-    md = render(result)
     with open(os.path.join(outdir, "report.md"), "w") as f:
         f.write(md)
     print(md)
-    log(f"wrote {outdir}/report.md and report.json in {result['elapsed_s']:.0f} s")
 
 
 def render(result):

@@ -23,9 +23,7 @@ every run is bounded in time (connect timeout, --seconds, a process timeout).
 
 import argparse
 import datetime
-import json
 import os
-import subprocess
 import sys
 import time
 from types import SimpleNamespace
@@ -130,12 +128,7 @@ def main():
             result["configs"].append(run_config(runner, kind, args.seconds))
     finally:
         redis.stop()
-    with open(os.path.join(out, "report.json"), "w") as f:
-        json.dump(result, f, indent=1)
-    text = render(result)
-    with open(os.path.join(out, "report.md"), "w") as f:
-        f.write(text)
-    print(text)
+    cl.write_report(out, result, render(result))
     cl.log(f"wrote {out}/report.md and report.json")
 
 
