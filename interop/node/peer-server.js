@@ -35,6 +35,8 @@
 //   ping (ack)                    ack("pong")
 // Server-side event (from other servers): stats (ack) -> ack({sockets: local count}).
 // A client's handshake `auth` object becomes its `socket.data`.
+// --admin-user NAME --admin-password-hash BCRYPT [--admin-server-id ID]: the official
+// @socket.io/admin-ui instrument() on this server (namespace /admin, development mode).
 "use strict";
 
 const http = require("node:http");
@@ -56,6 +58,9 @@ function readConfig(argv, env) {
       client: { type: "string" },
       "subscription-mode": { type: "string" },
       "redis-cluster": { type: "string" },
+      "admin-user": { type: "string" },
+      "admin-password-hash": { type: "string" },
+      "admin-server-id": { type: "string" },
     },
     strict: true,
   });
@@ -68,6 +73,9 @@ function readConfig(argv, env) {
     client: values.client ?? env.REDIS_CLIENT ?? "ioredis",
     subscriptionMode: values["subscription-mode"] ?? env.SUBSCRIPTION_MODE ?? "dynamic",
     redisCluster: values["redis-cluster"] ?? null,
+    adminUser: values["admin-user"] ?? null,
+    adminPasswordHash: values["admin-password-hash"] ?? null,
+    adminServerId: values["admin-server-id"] ?? undefined,
   };
   if (config.redisCluster !== null && config.redisUrl === null) {
     config.redisUrl = config.redisCluster.split(",")[0];
@@ -168,7 +176,8 @@ function attachHandlers(io, config) {
 
   io.on("connection", (socket) => {
     const auth = socket.handshake.auth;
-    socket.data = auth && typeof auth === "object" ? auth : {};
+    // Added to what is there: with --admin-user, instrument() has put its _admin fields in.
+    Object.assign(socket.data, auth && typeof auth === "object" ? auth : {});
 
     socket.on("chat message", (value) => {
       io.emit("chat message", value);
@@ -286,6 +295,15 @@ async function main() {
         }),
       );
     }
+  }
+  if (config.adminUser !== null) {
+    // The official Admin UI server side, in development mode, on the cluster adapter.
+    const { instrument } = require("@socket.io/admin-ui");
+    instrument(io, {
+      auth: { type: "basic", username: config.adminUser, password: config.adminPasswordHash },
+      serverId: config.adminServerId,
+      mode: "development",
+    });
   }
   const uid = io.of("/").adapter.uid ?? "local";
 

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use crosscast_core::node::{Outcome, Protocol, Stats, Subscription, Time, Transmit};
-use crosscast_core::{BroadcastOpts, NodeConfig, Room, Value};
+use crosscast_core::{BroadcastOpts, NodeConfig, Room, SocketInfo, Value};
 use socketioxide_core::Sid;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -480,6 +480,38 @@ impl Cluster {
         Ok(())
     }
 
+    /// Every socket of namespace `nsp` in the cluster, or those in one of
+    /// `rooms` when some are named, with its handshake, rooms and data: this
+    /// server's from their records (see [`Cluster::register_socket`]), the
+    /// other servers' as they answered.
+    ///
+    /// Unlike socketioxide's `fetch_sockets`, a server that does not answer
+    /// within the requests timeout does not fail the call: the answer holds
+    /// what came and says how many servers answered of how many were expected
+    /// (a dashboard shows the live servers' sockets instead of nothing). It
+    /// fails only when Redis is down or the namespace is not served.
+    pub async fn fetch_socket_infos(
+        &self,
+        nsp: &str,
+        rooms: Vec<String>,
+    ) -> Result<SocketInfos, Error> {
+        let opts = BroadcastOpts {
+            rooms: rooms.into_iter().map(Room::Str).collect(),
+            ..BroadcastOpts::default()
+        };
+        let done = self.request(nsp, RequestKind::Fetch(opts.clone())).await?;
+        let local = lock(&self.inner.locals).get(nsp).and_then(Weak::upgrade);
+        let mut sockets = local.map(|l| l.infos(&opts)).unwrap_or_default();
+        if let Outcome::Fetch(remote) = done.outcome {
+            sockets.extend(remote);
+        }
+        Ok(SocketInfos {
+            sockets,
+            servers_expected: done.servers_expected,
+            servers_answered: done.servers_answered,
+        })
+    }
+
     pub(crate) async fn request(
         &self,
         nsp: &str,
@@ -769,6 +801,22 @@ pub(crate) trait LocalSockets: Send + Sync {
     fn matching(&self, opts: &BroadcastOpts) -> Vec<Sid>;
     /// Disconnects the sockets `sids` from this namespace, those that are in it.
     fn disconnect(&self, sids: &[Sid]);
+    /// The local sockets matching `opts` with their records, as a fetchSockets
+    /// answer would carry them.
+    fn infos(&self, opts: &BroadcastOpts) -> Vec<SocketInfo>;
+}
+
+/// The answer of [`Cluster::fetch_socket_infos`].
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct SocketInfos {
+    /// The sockets: this server's first, then the other servers' in the order
+    /// they answered.
+    pub sockets: Vec<SocketInfo>,
+    /// How many other servers the request waited for.
+    pub servers_expected: u64,
+    /// How many of them answered in time.
+    pub servers_answered: u64,
 }
 
 /// Where the server-side events of each namespace go: the application's

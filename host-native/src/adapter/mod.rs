@@ -66,7 +66,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use cluster::{
     Cluster, ClusterConfig, DEFAULT_INBOX_QUEUE_BYTES, DEFAULT_PUBLISH_QUEUE_BYTES, InboxDrops,
-    Metrics, PublishDrops, SERVER_SIDE_QUEUE,
+    Metrics, PublishDrops, SERVER_SIDE_QUEUE, SocketInfos,
 };
 pub use error::Error;
 pub use handshake::Handshake;
@@ -438,6 +438,10 @@ impl<E: SocketEmitter> cluster::LocalSockets for CrosscastAdapter<E> {
         for sid in sids {
             let _ = self.local.disconnect_socket(BroadcastOptions::new(*sid));
         }
+    }
+
+    fn infos(&self, opts: &crosscast_core::BroadcastOpts) -> Vec<crosscast_core::SocketInfo> {
+        namespace::local_socket_infos(&self.local, &self.cluster.inner.sockets, opts)
     }
 }
 

@@ -427,7 +427,7 @@ impl<E: SocketEmitter> NamespaceTask<E> {
 
 /// The local sockets matching `opts`, as a fetchSockets answer, each with the
 /// handshake and data the app registered for it (see `handshake`).
-fn local_socket_infos<E: SocketEmitter>(
+pub(crate) fn local_socket_infos<E: SocketEmitter>(
     local: &CoreLocalAdapter<E>,
     records: &SocketBook,
     opts: &BroadcastOpts,

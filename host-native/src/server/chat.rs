@@ -41,7 +41,8 @@ use socketioxide::handler::ConnectHandler;
 use socketioxide::socket::{DisconnectReason, Sid};
 use tracing::{debug, warn};
 
-use super::cluster::{Cluster, ServerEvent};
+use super::admin::{self, Admin};
+use super::cluster::{Cluster, NSP, ServerEvent};
 use super::limits::{self, Limits, SocketLimits, guarded};
 use super::metrics::{Metrics, Refusal};
 use super::publish::{Publisher, Route};
@@ -54,6 +55,8 @@ pub(crate) struct Chat {
     metrics: Arc<Metrics>,
     publisher: Arc<Publisher>,
     limits: Arc<Limits>,
+    /// With `--admin`: told of connections, rooms and disconnections.
+    admin: Option<Arc<Admin>>,
 }
 
 /// The client events the chat handles itself.
@@ -68,18 +71,20 @@ const CHAT_EVENTS: [&str; 6] = [
 
 impl Chat {
     /// The app on `cluster`, counting in `metrics`, publishing with `publisher`, within
-    /// `limits`.
+    /// `limits`, telling `admin` (with `--admin`) what its sockets do.
     pub(crate) fn new(
         cluster: Arc<Cluster>,
         metrics: Arc<Metrics>,
         publisher: Arc<Publisher>,
         limits: Arc<Limits>,
+        admin: Option<Arc<Admin>>,
     ) -> Self {
         Self {
             cluster,
             metrics,
             publisher,
             limits,
+            admin,
         }
     }
 
@@ -157,11 +162,18 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, cha
     let admission = Arc::new(Mutex::new(Some(admission)));
     socket.join(socket.id);
     // What other servers' fetchSockets() show of this socket: its handshake, and as
-    // socket.data the node it is connected to.
-    let data = crosscast_core::Value::Map(vec![(
+    // socket.data the node it is connected to (and with --admin, the admin UI's fields).
+    let mut data = vec![(
         "server".to_owned(),
         crosscast_core::Value::from(chat.cluster.uid().as_str()),
-    )]);
+    )];
+    if let Some(fields) = chat.admin.as_ref().and_then(|a| a.socket_data(&socket)) {
+        data.push((admin::record::ADMIN_DATA_KEY.to_owned(), fields));
+    }
+    let data = crosscast_core::Value::Map(data);
+    if let Some(a) = &chat.admin {
+        a.socket_connected(NSP, &admin::local_info(&socket, Some(data.clone())));
+    }
     chat.cluster
         .register_socket(socket.id, socket.req_parts(), auth, data);
     chat.metrics.socket_connected();
@@ -214,7 +226,12 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, cha
                                 .collect()
                         };
                         match l.join_bounded(&room, rooms_now, || socket.join(room.clone())) {
-                            Ok(()) => serde_json::Value::Bool(true),
+                            Ok(()) => {
+                                if let Some(a) = &c.admin {
+                                    a.room_joined(NSP, &room, &socket.id.to_string());
+                                }
+                                serde_json::Value::Bool(true)
+                            }
                             Err(refusal) => error(refusal),
                         }
                     }
@@ -241,7 +258,11 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, cha
                 let answer = match allowed_room(&c, &io, socket.id, "leave", &room) {
                     Err(refused) => refused,
                     Ok(room) => {
-                        socket.leave(room);
+                        let was_in = socket.rooms().iter().any(|r| *r == room);
+                        socket.leave(room.clone());
+                        if let (Some(a), true) = (&c.admin, was_in) {
+                            a.room_left(NSP, &room, &socket.id.to_string());
+                        }
                         serde_json::Value::Bool(true)
                     }
                 };
@@ -363,6 +384,10 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, cha
                 c.limits.refused(Refusal::Packet);
             }
             c.cluster.forget_socket(socket.id);
+            if let Some(a) = &c.admin {
+                let rooms: Vec<String> = socket.rooms().iter().map(|r| r.to_string()).collect();
+                a.socket_disconnected(NSP, &socket.id.to_string(), reason, &rooms);
+            }
             c.metrics.socket_disconnected();
             debug!(sid = %socket.id, %reason, "socket disconnected");
         },

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use crosscast_core::node::Protocol;
 
+pub use super::admin::{AdminArgs, AdminMode};
 pub use super::redis::{CaFile, RedisArgs};
 
 /// Socket.IO servers in Rust and Node.js as one cluster through Redis.
@@ -179,6 +180,9 @@ pub struct ServeConfig {
     /// Without it the server is a single node on the in-memory adapter.
     #[command(flatten)]
     pub redis: RedisArgs,
+    /// `--admin` and its options: the Socket.IO Admin UI (see [`AdminArgs`]).
+    #[command(flatten)]
+    pub admin: AdminArgs,
     /// Wire protocol of the cluster: `classic` is @socket.io/redis-adapter's
     /// createAdapter (PUBLISH/SUBSCRIBE), `sharded` its createShardedAdapter
     /// (SPUBLISH/SSUBSCRIBE, Redis 7+).

@@ -177,9 +177,21 @@ impl Cluster {
         auth: Value,
         data: Value,
     ) {
+        self.register_socket_in(NSP, sid, parts, auth, data);
+    }
+
+    /// [`Cluster::register_socket`] for a socket of namespace `nsp`.
+    pub(crate) fn register_socket_in(
+        &self,
+        nsp: &str,
+        sid: socketioxide::socket::Sid,
+        parts: &axum::http::request::Parts,
+        auth: Value,
+        data: Value,
+    ) {
         if let Cluster::Redis(redis) = self {
             let handshake = adapter::handshake::from_request(parts, auth);
-            if let Err(e) = redis.handle.register_socket(NSP, sid, handshake, data) {
+            if let Err(e) = redis.handle.register_socket(nsp, sid, handshake, data) {
                 tracing::debug!(%sid, "socket record refused: {e}");
             }
         }
@@ -187,8 +199,53 @@ impl Cluster {
 
     /// Forgets the record of a disconnected socket of the chat namespace.
     pub(crate) fn forget_socket(&self, sid: socketioxide::socket::Sid) {
+        self.forget_socket_in(NSP, sid);
+    }
+
+    /// [`Cluster::forget_socket`] for a socket of namespace `nsp`.
+    pub(crate) fn forget_socket_in(&self, nsp: &str, sid: socketioxide::socket::Sid) {
         if let Cluster::Redis(redis) = self {
-            redis.handle.forget_socket(NSP, sid);
+            redis.handle.forget_socket(nsp, sid);
+        }
+    }
+
+    /// Every socket of namespace `nsp` in the cluster with its record, from the servers
+    /// that answered in time (see [`adapter::Cluster::fetch_socket_infos`]); `None`
+    /// without Redis (the app lists its own sockets).
+    pub(crate) async fn socket_infos(
+        &self,
+        nsp: &str,
+    ) -> Option<Result<adapter::SocketInfos, ClusterError>> {
+        match self {
+            Cluster::Local(_) => None,
+            Cluster::Redis(redis) => Some(
+                redis
+                    .handle
+                    .fetch_socket_infos(nsp, Vec::new())
+                    .await
+                    .map_err(error),
+            ),
+        }
+    }
+
+    /// Disconnects the sockets of namespace `nsp` in one of `rooms` (every socket when
+    /// none is named) on every server; with `close`, their whole connections. `None`
+    /// without Redis (the app disconnects its own sockets).
+    pub(crate) async fn disconnect_sockets(
+        &self,
+        nsp: &str,
+        rooms: Vec<String>,
+        close: bool,
+    ) -> Option<Result<(), ClusterError>> {
+        match self {
+            Cluster::Local(_) => None,
+            Cluster::Redis(redis) => Some(
+                redis
+                    .handle
+                    .disconnect_sockets(nsp, rooms, Vec::new(), close)
+                    .await
+                    .map_err(error),
+            ),
         }
     }
 

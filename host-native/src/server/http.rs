@@ -10,6 +10,7 @@ use axum::routing::get;
 
 use crate::driver::Driver;
 
+use super::admin::Admin;
 use super::cluster::Cluster;
 use super::metrics::{self, Metrics};
 use super::page;
@@ -26,6 +27,8 @@ pub(crate) struct Status {
     pub(crate) redis: Option<Driver>,
     /// `--publish`.
     pub(crate) publisher: Arc<Publisher>,
+    /// `--admin`.
+    pub(crate) admin: Option<Arc<Admin>>,
 }
 
 impl Status {
@@ -76,6 +79,7 @@ async fn healthz(State(status): State<Status>) -> Response {
         "redis": { "configured": up.is_some(), "connected": up },
         "sockets": status.metrics.connected(),
         "client": page::SOCKET_IO_CLIENT_VERSION,
+        "admin_ui": status.admin.as_ref().map(|_| super::admin::ui::ADMIN_UI_VERSION),
     });
     let code = if healthy {
         StatusCode::OK
@@ -93,6 +97,7 @@ async fn metrics_text(State(status): State<Status>) -> Response {
         redis_up: status.redis_up(),
         publish: status.publisher.stats(),
         records: status.cluster.socket_records(),
+        admin: status.admin.as_deref(),
     });
     (
         [(

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use crate::adapter::{self, SocketRecordStats};
 use crate::driver::DriverStats;
 
+use super::admin::Admin;
 use super::publish::{DropReason, PublishStats};
 
 /// Counters owned by the app (the cluster and the drivers keep their own).
@@ -136,6 +137,8 @@ pub(crate) struct Snapshot<'a> {
     pub(crate) publish: &'a PublishStats,
     /// The sockets' handshake records (what other servers' fetchSockets show).
     pub(crate) records: SocketRecordStats,
+    /// With `--admin`: the admin namespace.
+    pub(crate) admin: Option<&'a Admin>,
 }
 
 /// Renders `snapshot` in the Prometheus text format (version 0.0.4).
@@ -431,6 +434,66 @@ pub(crate) fn render(snapshot: &Snapshot<'_>) -> String {
             "gauge",
             "1 while Redis is reachable.",
             &[("", u64::from(up))],
+        );
+    }
+    if let Some(admin) = snapshot.admin {
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+        let a = admin.counters();
+        let gate = admin.access().counters();
+        metric(
+            "crosscast_admin_logins_total",
+            "counter",
+            "Admin UI connections let in (result: password, session) or refused (result: \
+             refused for wrong credentials, busy while --admin's bcrypt checks were all running).",
+            &[
+                ("{result=\"password\"}", load(&gate.logins)),
+                ("{result=\"session\"}", load(&gate.resumed)),
+                ("{result=\"refused\"}", load(&gate.refused)),
+                ("{result=\"busy\"}", load(&gate.busy)),
+            ],
+        );
+        metric(
+            "crosscast_admin_sessions",
+            "gauge",
+            "Admin UI sessions kept (at most 1024, each for a day).",
+            &[(
+                "",
+                u64::try_from(admin.access().sessions()).unwrap_or(u64::MAX),
+            )],
+        );
+        metric(
+            "crosscast_admin_events_total",
+            "counter",
+            "Live admin events (development mode) published to the cluster.",
+            &[("", load(&a.events_sent))],
+        );
+        metric(
+            "crosscast_admin_dropped_total",
+            "counter",
+            "What the admin side dropped, by reason (feed_full: a live event while 4096 \
+             waited; sessions_full: the oldest session, for a new one; buffer_full: a \
+             connection event not counted in server_stats).",
+            &[
+                ("{reason=\"feed_full\"}", load(&a.events_dropped)),
+                ("{reason=\"sessions_full\"}", load(&gate.sessions_evicted)),
+                ("{reason=\"buffer_full\"}", admin.events_not_counted()),
+            ],
+        );
+        metric(
+            "crosscast_admin_actions_total",
+            "counter",
+            "Admin UI actions (emit, join, leave, disconnect) executed (result: done) or \
+             refused as malformed (result: refused).",
+            &[
+                ("{result=\"done\"}", load(&a.actions)),
+                ("{result=\"refused\"}", load(&a.actions_refused)),
+            ],
+        );
+        metric(
+            "crosscast_admin_partial_lists_total",
+            "counter",
+            "Admin socket lists sent without the sockets of a server that did not answer in time.",
+            &[("", load(&a.partial_lists))],
         );
     }
     out

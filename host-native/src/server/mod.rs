@@ -11,6 +11,7 @@
 //! - `logs`: `--log-format`, the log on stderr.
 //! - `shutdown`: what a signal stops, in order (see `shutdown` for what clients see).
 //! - `limits`: what one client may do (connections, payload, event rate, requests, rooms).
+//! - `admin`: `--admin`, the Socket.IO Admin UI's namespace and the UI at `/admin/`.
 //! - `bridge`: `--bridge CHANNEL:EVENT`; `publish`: `--publish CHANNEL[:EVENT]`; `emit`:
 //!   `crosscast emit`.
 //! - `redis`: the Redis flags of `serve` and `emit` (standalone, Redis Cluster seeds, the CA
@@ -19,6 +20,7 @@
 //! [`main`] is the whole binary: it never panics on bad input; every error is one line on
 //! stderr and a non-zero exit status.
 
+mod admin;
 mod bridge;
 mod chat;
 pub mod cli;
@@ -133,6 +135,7 @@ fn prepare(command: Command) -> Result<Prepared, String> {
     match command {
         Command::Serve(config) => {
             config.redis.check()?;
+            config.admin.check()?;
             Ok(Prepared::Serve(config))
         }
         Command::Emit(args) => {

@@ -15,6 +15,7 @@ use tracing::info;
 use crate::adapter::{self, ClusterConfig, CrosscastAdapter};
 use crate::driver::{Driver, DriverEvent, PubSubKind};
 
+use super::admin::{self, ADMIN_NSP, Admin, LiveEvent};
 use super::bridge;
 use super::chat::{self, Chat};
 use super::cli::ServeConfig;
@@ -131,10 +132,13 @@ pub(crate) async fn run<A: Adapter>(
     layer: SocketIoLayer<A>,
     cluster: Arc<Cluster>,
     chat: Chat,
+    admin: Option<(Arc<Admin>, mpsc::Receiver<LiveEvent>)>,
 ) -> Result<Served, ServeError> {
     // From here on every log line names this node.
     logs::set_node_uid(&cluster.uid());
     chat.serve_server_events(io.clone());
+    let admin_side = admin.as_ref().map(|(a, _)| Arc::clone(a));
+    let admin_task = admin.map(|(admin, feed)| admin.serve(io.clone(), feed, cluster.uid()));
     let Shared {
         listener,
         metrics,
@@ -161,9 +165,14 @@ pub(crate) async fn run<A: Adapter>(
         metrics: Arc::clone(&metrics),
         publisher: Arc::clone(&publisher),
         redis: driver.clone(),
+        admin: admin_side,
     };
     let origins = OriginPolicy::new(&config.cors.cors_origins);
-    let app = http::router(status)
+    let mut routes = http::router(status);
+    if config.admin.admin {
+        routes = routes.merge(admin::ui::routes());
+    }
+    let app = routes
         .layer(layer)
         .layer(axum::middleware::from_fn_with_state(
             metrics,
@@ -210,6 +219,9 @@ pub(crate) async fn run<A: Adapter>(
     // 1. No new connection.
     let _ = stop_tx.send(true);
     // 2. No new client event (nor bridged message); those being handled finish first.
+    if let Some(task) = admin_task {
+        task.abort();
+    }
     if let Some(task) = bridge_task {
         task.abort();
         let _ = deadline
@@ -281,14 +293,22 @@ pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served
         let cluster = Arc::new(Cluster::Local(Local::new(
             socketioxide_core::Uid::new().to_string(),
         )));
+        let admin = config.admin.admin.then(|| Admin::new(&config.admin));
         let chat = chat::Chat::new(
             Arc::clone(&cluster),
             shared.metrics.clone(),
             shared.publisher.clone(),
             shared.limits.clone(),
+            admin.as_ref().map(|(a, _)| Arc::clone(a)),
         );
         io.ns(NSP, chat::connect_handler(chat.clone()));
-        return run(config, shared, io, layer, cluster, chat).await;
+        if let Some((a, _)) = &admin {
+            io.ns(
+                ADMIN_NSP,
+                admin::connect_handler(Arc::clone(a), Arc::clone(&cluster)),
+            );
+        }
+        return run(config, shared, io, layer, cluster, chat, admin).await;
     };
     let mut cluster_config = ClusterConfig::new(
         driver.url.clone(),
@@ -308,14 +328,24 @@ pub(crate) async fn launch(config: ServeConfig, shared: Shared) -> Result<Served
         .with_adapter::<CrosscastAdapter<_>>(handle.clone())
         .build_layer();
     let cluster = Arc::new(Cluster::Redis(Redis { handle }));
+    let admin = config.admin.admin.then(|| Admin::new(&config.admin));
     let chat = chat::Chat::new(
         Arc::clone(&cluster),
         shared.metrics.clone(),
         shared.publisher.clone(),
         shared.limits.clone(),
+        admin.as_ref().map(|(a, _)| Arc::clone(a)),
     );
     io.ns(NSP, chat::connect_handler(chat.clone()))
         .await
         .map_err(|e| ServeError(format!("cannot join the cluster: {e}")))?;
-    run(config, shared, io, layer, cluster, chat).await
+    if let Some((a, _)) = &admin {
+        io.ns(
+            ADMIN_NSP,
+            admin::connect_handler(Arc::clone(a), Arc::clone(&cluster)),
+        )
+        .await
+        .map_err(|e| ServeError(format!("cannot join the cluster in {ADMIN_NSP}: {e}")))?;
+    }
+    run(config, shared, io, layer, cluster, chat, admin).await
 }
