@@ -112,6 +112,41 @@ export async function startRustPeer(args) {
   return { url: match[1], uid: match[2], child };
 }
 
+/** The crosscast binary (`cargo build -p crosscast --bin crosscast`). */
+export const CROSSCAST =
+  process.env.CROSSCAST_BIN ?? path.join(here, "..", "..", "target", "debug", "crosscast");
+
+/**
+ * Starts `crosscast serve ARGS` on a free loopback port, without the HOST, PORT,
+ * REDIS_URL and CROSSCAST_* variables of this environment; resolves with
+ * {url, uid, child} once it prints its start line.
+ */
+export async function startCrosscast(args) {
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^(HOST|PORT|REDIS_URL|CROSSCAST_.*)$/.test(k)),
+  );
+  const child = spawn(CROSSCAST, ["serve", "--host", "127.0.0.1", "--port", "0", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env,
+  });
+  let out = "";
+  let err = "";
+  child.stderr.on("data", (d) => (err += d));
+  const { url, uid } = await within(10_000, "crosscast start line", new Promise((resolve, reject) => {
+    child.stdout.on("data", (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+) uid=(\S+)\n/);
+      if (m) resolve({ url: m[1], uid: m[2] });
+    });
+    child.once("exit", (code) => reject(new Error(`crosscast exited ${code}: ${err}`)));
+    child.once("error", reject);
+  })).catch((e) => {
+    child.kill("SIGKILL");
+    throw e;
+  });
+  return { url, uid, child };
+}
+
 /** Connects a websocket-only client; resolves once it is connected. */
 export async function connect(url, auth = {}) {
   const socket = connectClient(url, { transports: ["websocket"], reconnection: false, auth });

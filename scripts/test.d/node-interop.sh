@@ -4,7 +4,9 @@
 # Needs: Node.js 20+ with npm, redis-server and redis-cli on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-# The mixed-cluster tests run the Rust interop peer next to the Node servers.
+# The mixed-cluster tests run the Rust interop peer next to the Node servers; the
+# handshake and admin tests the crosscast server.
 cargo build -p crosscast-tests --bin rust-peer --locked
+cargo build -p crosscast --bin crosscast --locked
 cd interop/node
 node --test test/

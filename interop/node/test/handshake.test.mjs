@@ -7,46 +7,12 @@
 // Real processes: a private redis-server, the crosscast binary, socket.io-client.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createServer } from "node:http";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { Server } from "socket.io";
 import { io as connectClient } from "socket.io-client";
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import Redis from "ioredis";
-import { startRedis, stopProcess, within, eventually, freePort } from "../harness.mjs";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-/** The crosscast binary (`cargo build -p crosscast --bin crosscast`). */
-const CROSSCAST = process.env.CROSSCAST_BIN ?? path.join(here, "..", "..", "..", "target", "debug", "crosscast");
-
-/** Starts `crosscast serve ARGS`; resolves with {url, child} once it prints its start line. */
-async function startCrosscast(args) {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^(HOST|PORT|REDIS_URL|CROSSCAST_.*)$/.test(k)),
-  );
-  const child = spawn(CROSSCAST, ["serve", "--host", "127.0.0.1", "--port", "0", ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env,
-  });
-  let out = "";
-  let err = "";
-  child.stderr.on("data", (d) => (err += d));
-  const { url, uid } = await within(10_000, "crosscast start line", new Promise((resolve, reject) => {
-    child.stdout.on("data", (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/127\.0\.0\.1:\d+) uid=(\S+)\n/);
-      if (m) resolve({ url: m[1], uid: m[2] });
-    });
-    child.once("exit", (code) => reject(new Error(`crosscast exited ${code}: ${err}`)));
-    child.once("error", reject);
-  })).catch((e) => {
-    child.kill("SIGKILL");
-    throw e;
-  });
-  return { url, uid, child };
-}
+import { startRedis, stopProcess, within, eventually, freePort, startCrosscast } from "../harness.mjs";
 
 /** A Socket.IO server in this process on the official adapter. */
 async function startNodeServer(redisUrl, adapter, key) {

@@ -521,6 +521,7 @@ async fn on_connect<A: Adapter>(
 /// servers that answered in time.
 async fn all_sockets<A: Adapter>(io: &SocketIo<A>, cluster: &Cluster, admin: &Admin) -> Value {
     let mut all = Vec::new();
+    let mut partial = false;
     for nsp in NAMESPACES {
         let local: Vec<SocketRef<A>> = io.of(nsp).map(|op| op.sockets()).unwrap_or_default();
         let infos = match cluster.socket_infos(nsp).await {
@@ -541,7 +542,7 @@ async fn all_sockets<A: Adapter>(io: &SocketIo<A>, cluster: &Cluster, admin: &Ad
                 .collect(),
             Some(Ok(found)) => {
                 if found.servers_answered < found.servers_expected {
-                    admin.counters.partial_lists.fetch_add(1, Ordering::Relaxed);
+                    partial = true;
                     warn!(
                         nsp,
                         answered = found.servers_answered,
@@ -567,6 +568,9 @@ async fn all_sockets<A: Adapter>(io: &SocketIo<A>, cluster: &Cluster, admin: &Ad
             }
             all.push(record::socket_value(&info, nsp));
         }
+    }
+    if partial {
+        admin.counters.partial_lists.fetch_add(1, Ordering::Relaxed);
     }
     Value::Array(all)
 }
