@@ -249,7 +249,8 @@ test("a hung server's sockets are left out of the list after the requests timeou
     assert.deepEqual(who, ["alive"]);
     assert.ok(listed.some((s) => s.id === onRust.id));
     assert.ok(elapsed >= TIMEOUT, `it waited for the hung server (${elapsed} ms)`);
-    assert.ok(elapsed < TIMEOUT + 3000, `and not much longer (${elapsed} ms)`);
+    // One timeout for the whole list: both namespaces are asked at once.
+    assert.ok(elapsed < TIMEOUT + 1000, `and not much longer (${elapsed} ms)`);
     assert.equal(await metric(rust.url, "crosscast_admin_partial_lists_total"), 1);
   } finally {
     node.child.kill("SIGCONT");

@@ -518,61 +518,85 @@ async fn on_connect<A: Adapter>(
 }
 
 /// Every socket of the cluster, as the UI lists them: each namespace's sockets from the
-/// servers that answered in time.
+/// servers that answered in time (the namespaces are asked at once, so a hung server
+/// costs one requests timeout, not one per namespace).
 async fn all_sockets<A: Adapter>(io: &SocketIo<A>, cluster: &Cluster, admin: &Admin) -> Value {
+    let lists = futures_util::future::join_all(
+        NAMESPACES
+            .iter()
+            .map(|nsp| namespace_sockets(io, cluster, admin, nsp)),
+    )
+    .await;
     let mut all = Vec::new();
     let mut partial = false;
-    for nsp in NAMESPACES {
-        let local: Vec<SocketRef<A>> = io.of(nsp).map(|op| op.sockets()).unwrap_or_default();
-        let infos = match cluster.socket_infos(nsp).await {
-            None => local
-                .iter()
-                .map(|s| {
-                    local_info(
-                        s,
-                        admin.socket_data(s).map(|a| {
-                            let mut data = vec![(record::ADMIN_DATA_KEY.to_owned(), a)];
-                            if nsp == NSP {
-                                data.insert(0, ("server".to_owned(), Value::from(cluster.uid())));
-                            }
-                            Value::Map(data)
-                        }),
-                    )
-                })
-                .collect(),
-            Some(Ok(found)) => {
-                if found.servers_answered < found.servers_expected {
-                    partial = true;
-                    warn!(
-                        nsp,
-                        answered = found.servers_answered,
-                        expected = found.servers_expected,
-                        "admin socket list without the servers that did not answer in time"
-                    );
-                }
-                found.sockets
-            }
-            Some(Err(e)) => {
-                warn!(nsp, "admin socket list: {e}");
-                Vec::new()
-            }
-        };
-        for mut info in infos {
-            // This server's sockets show their transport now (it may have been upgraded).
-            if let Some(socket) = local.iter().find(|s| s.id.to_string() == info.id)
-                && let Some(Value::Map(data)) = info.data.as_mut()
-                && let Some((_, admin_fields)) =
-                    data.iter_mut().find(|(k, _)| k == record::ADMIN_DATA_KEY)
-            {
-                *admin_fields = admin_data(socket);
-            }
-            all.push(record::socket_value(&info, nsp));
-        }
+    for (sockets, complete) in lists {
+        all.extend(sockets);
+        partial |= !complete;
     }
     if partial {
         admin.counters.partial_lists.fetch_add(1, Ordering::Relaxed);
     }
     Value::Array(all)
+}
+
+/// The UI's records of the sockets of `nsp` in the cluster, and whether every server
+/// answered.
+async fn namespace_sockets<A: Adapter>(
+    io: &SocketIo<A>,
+    cluster: &Cluster,
+    admin: &Admin,
+    nsp: &str,
+) -> (Vec<Value>, bool) {
+    let local: Vec<SocketRef<A>> = io.of(nsp).map(|op| op.sockets()).unwrap_or_default();
+    let mut complete = true;
+    let infos = match cluster.socket_infos(nsp).await {
+        // Without Redis: this server's sockets, as the chat would have recorded them.
+        None => local
+            .iter()
+            .map(|s| {
+                let data = admin.socket_data(s).map(|a| {
+                    let mut data = vec![(record::ADMIN_DATA_KEY.to_owned(), a)];
+                    if nsp == NSP {
+                        data.insert(0, ("server".to_owned(), Value::from(cluster.uid())));
+                    }
+                    Value::Map(data)
+                });
+                local_info(s, data)
+            })
+            .collect(),
+        Some(Ok(found)) => {
+            if found.servers_answered < found.servers_expected {
+                complete = false;
+                warn!(
+                    nsp,
+                    answered = found.servers_answered,
+                    expected = found.servers_expected,
+                    "admin socket list without the servers that did not answer in time"
+                );
+            }
+            found.sockets
+        }
+        Some(Err(e)) => {
+            warn!(nsp, "admin socket list: {e}");
+            complete = false;
+            Vec::new()
+        }
+    };
+    let records = infos
+        .into_iter()
+        .map(|mut info| {
+            // This server's sockets show their transport now (it may have been upgraded).
+            if let Some(socket) = local.iter().find(|s| s.id.to_string() == info.id)
+                && let Some(Value::Map(data)) = info.data.as_mut()
+                && let Some((_, fields)) =
+                    data.iter_mut().find(|(k, _)| k == record::ADMIN_DATA_KEY)
+            {
+                *fields = admin_data(socket);
+            }
+            record::socket_value(&info, nsp)
+        })
+        .collect();
+    (records, complete)
 }
 
 /// The record of local socket `socket` of `nsp` (the handshake of its request, without
