@@ -45,6 +45,15 @@ fn every_command_has_help() {
         "--redis-ca",
         "[env: CROSSCAST_REDIS_CLUSTER]",
         "[env: CROSSCAST_REDIS_CA]",
+        "--admin",
+        "--admin-user",
+        "--admin-password-hash",
+        "--admin-no-auth",
+        "--admin-readonly",
+        "--admin-mode",
+        "--admin-server-id",
+        "[env: CROSSCAST_ADMIN_USER]",
+        "[env: CROSSCAST_ADMIN_PASSWORD_HASH]",
     ] {
         assert!(serve.contains(flag), "serve --help lacks {flag}: {serve}");
     }
@@ -173,7 +182,9 @@ type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
 
 #[test]
 fn invalid_input_is_one_line_and_exit_2() {
-    let cases: [Case<'_>; 17] = [
+    /// bcrypt of "x" at cost 4.
+    const HASH: &str = "$2a$04$1knQS9DSIra6.KAAvkV3fe9GhC9T8grsTQXAFkcCscQLjJtoAyiTG";
+    let cases: [Case<'_>; 23] = [
         (&["serve", "--bogus"], &[], "--bogus"),
         (&["serve", "--port", "70000"], &[], "--port"),
         (&["serve", "--adapter", "fancy"], &[], "fancy"),
@@ -215,6 +226,45 @@ fn invalid_input_is_one_line_and_exit_2() {
             "--max-rooms-per-socket",
         ),
         (&[], &[], "command"),
+        // The admin UI is never served without a login unless asked.
+        (
+            &["serve", "--admin"],
+            &[],
+            "--admin-user NAME --admin-password-hash",
+        ),
+        (
+            &["serve", "--admin", "--admin-user", "a"],
+            &[],
+            "--admin-password-hash",
+        ),
+        (
+            &["serve", "--admin", "--admin-password-hash", HASH],
+            &[],
+            "--admin-user",
+        ),
+        (
+            &[
+                "serve",
+                "--admin",
+                "--admin-no-auth",
+                "--admin-user",
+                "a",
+                "--admin-password-hash",
+                HASH,
+            ],
+            &[],
+            "exclude each other",
+        ),
+        (
+            &["serve", "--admin-readonly"],
+            &[],
+            "--admin-readonly needs --admin",
+        ),
+        (
+            &["serve", "--admin", "--admin-mode", "debug"],
+            &[],
+            "--admin-mode",
+        ),
     ];
     for (args, env, mentions) in cases {
         let out = run(args, env);
@@ -450,6 +500,13 @@ fn every_flag_and_its_variable_refuse_a_bad_value_in_one_line_naming_them() {
             tls,
         ),
         (
+            "serve",
+            "CROSSCAST_ADMIN_PASSWORD_HASH",
+            "--admin-password-hash",
+            "not-a-bcrypt-hash",
+            &["--admin", "--admin-user", "admin"],
+        ),
+        (
             "emit",
             "CROSSCAST_LOG_FORMAT",
             "--log-format",
@@ -485,19 +542,23 @@ fn every_flag_and_its_variable_refuse_a_bad_value_in_one_line_naming_them() {
             tls_emit,
         ),
     ];
-    // Free text, as in Node: any key is a key.
-    let free_text = ["CROSSCAST_KEY"];
+    // Free text, as in Node: any key is a key, any name a user name.
+    let free_text = ["CROSSCAST_KEY", "CROSSCAST_ADMIN_USER"];
     for command in ["serve", "emit"] {
+        let named = help_variables(command);
         let mut covered: Vec<String> = cases
             .iter()
             .filter(|c| c.0 == command)
             .map(|c| c.1.to_owned())
-            .chain(free_text.iter().map(|v| (*v).to_owned()))
+            .chain(
+                free_text
+                    .iter()
+                    .map(|v| (*v).to_owned())
+                    .filter(|v| named.contains(v)),
+            )
             .collect();
         covered.sort();
         covered.dedup();
-        let mut named = help_variables(command);
-        named.retain(|v| !free_text.contains(&v.as_str()) || covered.contains(v));
         assert_eq!(
             named, covered,
             "{command}: every variable of --help has a bad-value case"

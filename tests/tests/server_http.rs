@@ -35,6 +35,32 @@ fn the_page_and_the_official_client_are_served_from_the_binary() {
 }
 
 #[test]
+fn the_admin_ui_is_served_at_admin_only_with_admin() {
+    let plain = Server::start(&[]);
+    assert_eq!(plain.get("/admin/").0, 404, "no UI without --admin");
+    let server = Server::start(&["--admin", "--admin-no-auth"]);
+    let (status, page) = server.get("/admin/");
+    assert_eq!(status, 200);
+    assert!(page.contains("<title>Socket.IO Admin UI</title>"), "{page}");
+    // Every script and stylesheet the page loads is served.
+    let assets: Vec<&str> = page
+        .split(['"', '\''])
+        .filter(|s| (s.starts_with("js/") || s.starts_with("css/")) && !s.contains(' '))
+        .collect();
+    assert!(assets.len() >= 4, "{assets:?}");
+    for asset in assets {
+        let (status, body) = server.get(&format!("/admin/{asset}"));
+        assert_eq!(status, 200, "{asset}");
+        assert!(body.len() > 100, "{asset}: {} bytes", body.len());
+    }
+    assert_eq!(server.get("/admin/js/nothing.js").0, 404);
+    let (status, body) = server.get("/healthz");
+    assert_eq!(status, 200);
+    let health: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["admin_ui"], "0.5.1");
+}
+
+#[test]
 fn healthz_without_redis() {
     let server = Server::start(&[]);
     let (status, body) = server.get("/healthz");

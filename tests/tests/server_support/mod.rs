@@ -153,7 +153,7 @@ pub fn start_line(child: &mut std::process::Child) -> Option<String> {
 
 /// Every environment variable of the command line (and `HOST`, its old name for
 /// `CROSSCAST_HOST`).
-pub const ENV_VARS: [&str; 23] = [
+pub const ENV_VARS: [&str; 25] = [
     "HOST",
     "CROSSCAST_HOST",
     "PORT",
@@ -177,6 +177,8 @@ pub const ENV_VARS: [&str; 23] = [
     "CROSSCAST_REDIS_CA",
     "CROSSCAST_CORS_ORIGIN",
     "CROSSCAST_LOG_FORMAT",
+    "CROSSCAST_ADMIN_USER",
+    "CROSSCAST_ADMIN_PASSWORD_HASH",
 ];
 
 fn clean_env(cmd: &mut Command) {

@@ -72,7 +72,7 @@ pub struct AdminArgs {
     /// Serve the Socket.IO Admin UI: its namespace `/admin` (the protocol of
     /// @socket.io/admin-ui 0.5) and the UI itself at /admin/. Needs --admin-user and
     /// --admin-password-hash, or --admin-no-auth.
-    #[arg(long, env = "CROSSCAST_ADMIN", hide_env_values = true)]
+    #[arg(long)]
     pub admin: bool,
     /// The user name of the admin UI's login.
     #[arg(
