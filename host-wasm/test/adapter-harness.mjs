@@ -61,7 +61,8 @@ export async function startServer({ name, redisPort, impl, protocol, lib, opts =
   const io = new Server(httpServer);
   io.adapter(factory(clients.pub, clients.sub, opts));
   io.on("connection", (socket) => {
-    socket.data = { server: name };
+    // Added to what is there (the Admin UI's instrument() puts its fields in first).
+    Object.assign(socket.data, { server: name });
     socket.join(`on-${name}`);
   });
   const port = await freePort();
