@@ -6,7 +6,8 @@
 #      depends on crosscast-core, which is not on crates.io yet: packaged
 #      together, cargo resolves it from the packaged copy), each verified by
 #      building it from its .crate. crosscast's build script embeds the
-#      Socket.IO client from interop/node/node_modules (CROSSCAST_SOCKET_IO_JS),
+#      Socket.IO client and the Admin UI from interop/node/node_modules
+#      (CROSSCAST_SOCKET_IO_JS, CROSSCAST_ADMIN_UI_DIR),
 #      so the verification needs no network but crates.io;
 #   3. each .crate holds the licenses and the README; crosscast's its example;
 #   4. crosscast without the feature `server` (the library alone) and its
@@ -46,7 +47,9 @@ done
 # directories are named index.*).
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
 rm -rf "$cargo_home"/registry/src/-*/crosscast-[0-9]* "$cargo_home"/registry/src/-*/crosscast-core-[0-9]*
-CROSSCAST_SOCKET_IO_JS="$client" cargo package -p crosscast-core -p crosscast --allow-dirty --locked
+admin_ui="$PWD/interop/node/node_modules/@socket.io/admin-ui/ui/dist"
+CROSSCAST_SOCKET_IO_JS="$client" CROSSCAST_ADMIN_UI_DIR="$admin_ui" \
+  cargo package -p crosscast-core -p crosscast --allow-dirty --locked
 
 version="$(cargo metadata --format-version 1 --no-deps | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).packages.find(p=>p.name==="crosscast").version))')"
 check_contents() {

@@ -125,6 +125,12 @@ async function show(page, hash) {
   }, hash);
 }
 
+/** A screenshot in the artifacts, once the UI's page transition (300 ms) is over. */
+async function snap(page, name) {
+  await page.waitForTimeout(600);
+  await page.screenshot({ path: join(ARTIFACTS, name) });
+}
+
 /** Resolves once `page` shows every text of `texts` (bounded). */
 async function sees(page, texts, timeout = WAIT) {
   for (const text of texts) {
@@ -141,11 +147,11 @@ test("the UI served by crosscast lists 3 servers and every socket, and disconnec
   await show(page, "#/servers/");
   // The table's own count: these 3 servers and no other.
   await sees(page, ["rust-A", "rust-B", "node-N", "1-3 of 3"]);
-  await page.screenshot({ path: join(ARTIFACTS, "admin-servers.png") });
+  await snap(page, "admin-servers.png");
 
   await show(page, "#/sockets/");
   await sees(page, [onA.id, onB.id, onNode.id]);
-  await page.screenshot({ path: join(ARTIFACTS, "admin-sockets.png") });
+  await snap(page, "admin-sockets.png");
 
   // A socket's handshake: the query parameter its client sent, for a Rust socket of the
   // other Rust server and for the Node server's.
@@ -155,7 +161,7 @@ test("the UI served by crosscast lists 3 servers and every socket, and disconnec
     await sees(page, [socket.id]);
     await show(page, `#/n/${encodeURIComponent("/")}/sockets/${socket.id}`);
     await sees(page, ["Initial HTTP request", who]);
-    await page.screenshot({ path: join(ARTIFACTS, `admin-socket-${who}.png`) });
+    await snap(page, `admin-socket-${who}.png`);
   }
 
   // "Disconnect" in the sockets list: a socket of the other Rust server, then Node's. (The
@@ -197,7 +203,7 @@ test("with a server SIGKILLed, then one hung, a reload lists the live servers' s
   const afterKill = Date.now() - started;
   assert.equal(await page.getByText(bId, { exact: true }).count(), 0, "B's socket is gone");
   assert.ok(afterKill < TIMEOUT, `listed within the requests timeout (${afterKill} ms)`);
-  await page.screenshot({ path: join(ARTIFACTS, "admin-server-killed.png") });
+  await snap(page, "admin-server-killed.png");
 
   // A hung server (stopped, its Redis connection still open) answers nothing: the list
   // comes after the requests timeout with the sockets of the servers that answered.
@@ -212,7 +218,7 @@ test("with a server SIGKILLed, then one hung, a reload lists the live servers' s
     // One requests timeout for the whole list, plus the page's own reload and login.
     assert.ok(afterHang < TIMEOUT + 1500, `listed in ${afterHang} ms`);
     console.log(`# listed ${afterKill} ms after a reload with B killed, ${afterHang} ms with the Node server hung`);
-    await page.screenshot({ path: join(ARTIFACTS, "admin-server-hung.png") });
+    await snap(page, "admin-server-hung.png");
   } finally {
     node.child.kill("SIGCONT");
   }
