@@ -101,8 +101,8 @@ after(async () => {
   }
 });
 
-/** A page of the UI at the Rust server A, logged in. */
-async function loggedIn() {
+/** A page of the UI at the Rust server A, logged in with `password`. */
+async function loggedIn(password = PASSWORD) {
   const context = await browser.newContext({ locale: "en-US", viewport: { width: 1280, height: 800 } });
   // Only loopback: the page's Google Fonts and CDN icon links are refused.
   await context.route(/^https?:\/\/(?!127\.0\.0\.1[:/])/, (route) => route.abort());
@@ -112,9 +112,11 @@ async function loggedIn() {
   await page.goto(`${rustA.url}/admin/`, { timeout: WAIT });
   await page.getByLabel("Server URL").fill(rustA.url, { timeout: WAIT });
   await page.getByLabel("Username").fill("admin");
-  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: /connect/i }).click();
-  await page.getByLabel("Server URL").waitFor({ state: "hidden", timeout: WAIT });
+  if (password === PASSWORD) {
+    await page.getByLabel("Server URL").waitFor({ state: "hidden", timeout: WAIT });
+  }
   return { page, context, failures };
 }
 
@@ -137,6 +139,14 @@ async function sees(page, texts, timeout = WAIT) {
     await page.getByText(text, { exact: true }).first().waitFor({ timeout });
   }
 }
+
+test("a wrong password is refused: the login form stays, saying why", async () => {
+  const { page, context } = await loggedIn("not the password");
+  await sees(page, ["Invalid credentials"]);
+  assert.ok(await page.getByLabel("Server URL").isVisible(), "still at the login");
+  await snap(page, "admin-refused.png");
+  await context.close();
+});
 
 test("the UI served by crosscast lists 3 servers and every socket, and disconnects Rust and Node sockets", async () => {
   const onA = await client(rustA, "client-of-A");

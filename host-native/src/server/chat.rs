@@ -178,7 +178,7 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, cha
         .register_socket(socket.id, socket.req_parts(), auth, data);
     chat.metrics.socket_connected();
     debug!(sid = %socket.id, "socket connected");
-    let limits = chat.limits.socket();
+    let limits = chat.limits.socket(chat.admin.clone());
     let g = &limits;
 
     let c = chat.clone();

@@ -33,12 +33,14 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::AckSender;
+use socketioxide::extract::{AckSender, Data, Event};
 use socketioxide::handler::{FromMessageParts, MessageHandler, Value};
 use socketioxide::socket::Socket;
 
+use super::admin::Admin;
 use super::cli::ServeConfig;
 use super::metrics::{Metrics, Refusal};
+use crate::adapter::convert::Gathered;
 
 /// The longest room name a client may join, in bytes.
 pub(crate) const MAX_ROOM_NAME_BYTES: usize = 256;
@@ -108,8 +110,9 @@ impl Limits {
             .map(|_| Admission(Arc::clone(self)))
     }
 
-    /// The state of a socket that just connected.
-    pub(crate) fn socket(self: &Arc<Self>) -> Arc<SocketLimits> {
+    /// The state of a socket that just connected; with `admin`, the events it handles are
+    /// reported to the Admin UI.
+    pub(crate) fn socket(self: &Arc<Self>, admin: Option<Arc<Admin>>) -> Arc<SocketLimits> {
         let now = Instant::now();
         Arc::new(SocketLimits {
             limits: Arc::clone(self),
@@ -120,6 +123,7 @@ impl Limits {
             }),
             requests: AtomicUsize::new(0),
             rooms: Mutex::new(()),
+            admin,
         })
     }
 
@@ -191,6 +195,8 @@ pub(crate) struct SocketLimits {
     buckets: Mutex<Buckets>,
     requests: AtomicUsize,
     rooms: Mutex<()>,
+    /// With `--admin`: told of every event handled (the UI's `event_received`).
+    admin: Option<Arc<Admin>>,
 }
 
 impl SocketLimits {
@@ -345,7 +351,19 @@ where
 {
     fn call(&self, s: Arc<Socket<A>>, mut v: Value, ack_id: Option<i64>) {
         match self.socket.verdict(Instant::now()) {
-            Verdict::Handle => self.handler.call(s, v, ack_id),
+            Verdict::Handle => {
+                if let Some(admin) = self.socket.admin.as_ref().filter(|a| a.development()) {
+                    // The event's name and arguments, read from a copy: the handler reads
+                    // the original.
+                    let mut copy = v.clone();
+                    let event = Event::from_message_parts(&s, &mut copy, &ack_id);
+                    let args = Data::<Gathered>::from_message_parts(&s, &mut copy, &ack_id);
+                    if let (Ok(Event(event)), Ok(Data(Gathered(args)))) = (event, args) {
+                        admin.event_received(s.ns(), &s.id.to_string(), event, args);
+                    }
+                }
+                self.handler.call(s, v, ack_id)
+            }
             Verdict::Refuse => {
                 self.socket.limits.refused(Refusal::Rate);
                 if ack_id.is_some() {
@@ -479,7 +497,7 @@ mod tests {
     #[test]
     fn a_flooding_socket_gets_its_burst_then_refusals_then_a_disconnect() {
         let limits = limits(1, 3);
-        let socket = limits.socket();
+        let socket = limits.socket(None);
         let now = Instant::now();
         let verdicts: Vec<Verdict> = (0..8).map(|_| socket.verdict(now)).collect();
         use Verdict::*;
@@ -490,13 +508,13 @@ mod tests {
             ]
         );
         // Another socket has its own buckets.
-        assert_eq!(limits.socket().verdict(now), Handle);
+        assert_eq!(limits.socket(None).verdict(now), Handle);
     }
 
     #[test]
     fn requests_in_flight_and_admissions_are_bounded_and_freed() {
         let limits = limits(1, 1);
-        let socket = limits.socket();
+        let socket = limits.socket(None);
         let (a, b) = (socket.request(), socket.request());
         assert!(a.is_some() && b.is_some());
         assert!(socket.request().is_none());

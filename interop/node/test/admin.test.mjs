@@ -126,6 +126,7 @@ test("readonly: the UI sees the features it may not use and every action is igno
   assert.deepEqual(config.supportedFeatures, ["AGGREGATED_EVENTS", "ALL_EVENTS"]);
   ui.socket.emit("_disconnect", "/", false, client.id);
   ui.socket.emit("join", "/", "vip", client.id);
+  ui.socket.emit("leave", "/", client.id, client.id);
   ui.socket.emit("emit", "/", client.id, "chat message", "from the UI");
   const received = [];
   client.on("chat message", (m) => received.push(m));
@@ -196,6 +197,13 @@ test("each side lists and acts on the other's sockets: crosscast --admin next to
     assert.deepEqual([...ids].sort(), ["node-1", "rust-1"]);
   });
 
+  // A client event on the Rust server, as the UI's event list shows it.
+  onRust.emit("chat message", "hello admins");
+  await eventually(3000, () => {
+    const heard = atRust.of("event_received").map((e) => e.args.slice(0, 3));
+    assert.deepEqual(heard, [["/", onRust.id, ["chat message", "hello admins"]]]);
+  });
+
   // The UI at the Node server lists the Rust socket with the fields instrument() reads.
   const atNode = admin(node.url);
   await atNode.ready;
@@ -255,4 +263,21 @@ test("a hung server's sockets are left out of the list after the requests timeou
   } finally {
     node.child.kill("SIGCONT");
   }
+});
+
+test("without Redis the single server lists and disconnects its own sockets", async () => {
+  const alone = await startCrosscast(["--admin", ...LOGIN]);
+  processes.push(alone.child);
+  const one = await open(alone.url, { query: { who: "one" } });
+  const two = await open(alone.url, { query: { who: "two" } });
+  const ui = admin(alone.url);
+  await ui.ready;
+  const [listed] = await eventually(5000, () => ui.of("all_sockets")[0].args);
+  const chat = listed.filter((s) => s.nsp === "/").map((s) => [s.id, s.handshake.query.who]);
+  assert.deepEqual(chat.sort(), [[one.id, "one"], [two.id, "two"]].sort());
+  assert.ok(listed.some((s) => s.nsp === "/admin"), "the admin socket itself is listed");
+  const gone = within(3000, "disconnect", new Promise((r) => one.once("disconnect", r)));
+  ui.socket.emit("_disconnect", "/", false, one.id);
+  assert.equal(await gone, "io server disconnect");
+  assert.equal(two.connected, true);
 });

@@ -15,13 +15,15 @@
 //!   then sends nothing: admin-ui issue #60);
 //! - [`stats`]: `server_stats` every 2 s, broadcast to the admin namespace of the cluster;
 //! - in development mode, the live events, broadcast to the cluster as they happen:
-//!   `socket_connected`, `socket_disconnected`, `room_joined`, `room_left` (see
-//!   [`Feed`]). Production mode publishes none of them (nor `all_sockets`), as Node;
+//!   `socket_connected`, `socket_disconnected`, `room_joined`, `room_left`, and
+//!   `event_received` for every client event the chat handles within the socket's rate
+//!   limit (see [`Feed`]). Production mode publishes none of them (nor `all_sockets`), as
+//!   Node;
 //! - [`actions`]: the UI's `emit`, `join`, `leave` and `_disconnect`, executed cluster-wide
 //!   through the adapter.
 //!
-//! Not done (what Node's `instrument()` also sends): `event_received`/`event_sent` (every
-//! client event, which socketioxide has no hook for), `socket_updated` on a transport
+//! Not done (what Node's `instrument()` also sends): `event_sent` (every packet sent to
+//! every socket, which socketioxide has no hook for), `socket_updated` on a transport
 //! upgrade, and the `packetsIn/Out`, `bytesIn/Out` counts of Engine.IO packets.
 
 pub(crate) mod access;
@@ -309,6 +311,20 @@ impl Admin {
         );
         for room in rooms {
             self.room_left(nsp, room, id);
+        }
+    }
+
+    /// Socket `id` of `nsp` sent `event` with `args` (Node's `event_received`).
+    pub(crate) fn event_received(&self, nsp: &str, id: &str, event: String, args: Vec<Value>) {
+        if self.development() {
+            let mut all = Vec::with_capacity(args.len() + 1);
+            all.push(Value::Str(event));
+            all.extend(args);
+            self.feed.send(
+                &self.counters,
+                "event_received",
+                vec![Value::from(nsp), Value::from(id), Value::Array(all), now()],
+            );
         }
     }
 
