@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crosscast_core::Value;
+use crosscast_core::event_name::CLIENT_RESERVED_EVENTS;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{Data, SocketRef};
@@ -22,16 +23,6 @@ use crate::adapter::convert::{Gathered, Spread};
 
 use super::{Admin, NAMESPACES};
 use crate::server::cluster::Cluster;
-
-/// Event names a Socket.IO client gives a meaning to: never emitted by an action.
-const CLIENT_RESERVED_EVENTS: [&str; 6] = [
-    "connect",
-    "connect_error",
-    "disconnect",
-    "disconnecting",
-    "newListener",
-    "removeListener",
-];
 
 /// A checked action.
 #[derive(Debug, PartialEq)]
@@ -173,44 +164,8 @@ async fn run<A: Adapter>(io: &SocketIo<A>, admin: &Admin, cluster: &Cluster, act
                 debug!(%nsp, %event, "admin emit failed: {e}");
             }
         }
-        Action::Join { nsp, room, filter } => {
-            let Some(op) = io.of(&nsp) else { return };
-            let op = match &filter {
-                Some(r) => op.to(r.clone()),
-                None => op,
-            };
-            let local: Vec<String> = op
-                .clone()
-                .sockets()
-                .iter()
-                .map(|s| s.id.to_string())
-                .collect();
-            if let Err(e) = op.join(room.clone()).await {
-                debug!(%nsp, %room, "admin join failed: {e}");
-            }
-            for id in local {
-                admin.room_joined(&nsp, &room, &id);
-            }
-        }
-        Action::Leave { nsp, room, filter } => {
-            let Some(op) = io.of(&nsp) else { return };
-            let op = match &filter {
-                Some(r) => op.to(r.clone()),
-                None => op,
-            };
-            let local: Vec<String> = op
-                .clone()
-                .sockets()
-                .iter()
-                .map(|s| s.id.to_string())
-                .collect();
-            if let Err(e) = op.leave(room.clone()).await {
-                debug!(%nsp, %room, "admin leave failed: {e}");
-            }
-            for id in local {
-                admin.room_left(&nsp, &room, &id);
-            }
-        }
+        Action::Join { nsp, room, filter } => rooms(io, admin, nsp, room, filter, true).await,
+        Action::Leave { nsp, room, filter } => rooms(io, admin, nsp, room, filter, false).await,
         Action::Disconnect { nsp, close, filter } => {
             let rooms: Vec<String> = filter.into_iter().collect();
             match cluster.disconnect_sockets(&nsp, rooms.clone(), close).await {
@@ -228,6 +183,42 @@ async fn run<A: Adapter>(io: &SocketIo<A>, admin: &Admin, cluster: &Cluster, act
                 }
             }
         }
+    }
+}
+
+/// Makes the sockets of `nsp` in `filter` (every one without) join (or leave) `room`
+/// cluster-wide; the UI hears of this server's sockets from here, of the others' from
+/// their servers (a Node server tells; a crosscast server does not: see `admin`'s
+/// "Not done").
+async fn rooms<A: Adapter>(
+    io: &SocketIo<A>,
+    admin: &Admin,
+    nsp: String,
+    room: String,
+    filter: Option<String>,
+    join: bool,
+) {
+    let Some(op) = io.of(&nsp) else { return };
+    let op = match filter {
+        Some(r) => op.to(r),
+        None => op,
+    };
+    let local: Vec<String> = op
+        .clone()
+        .sockets()
+        .iter()
+        .map(|s| s.id.to_string())
+        .collect();
+    let done = if join {
+        op.join(room.clone()).await
+    } else {
+        op.leave(room.clone()).await
+    };
+    if let Err(e) = done {
+        debug!(%nsp, %room, join, "admin room action failed: {e}");
+    }
+    for id in local {
+        admin.room_event(join, &nsp, &room, &id);
     }
 }
 

@@ -24,7 +24,10 @@
 //!
 //! Not done (what Node's `instrument()` also sends): `event_sent` (every packet sent to
 //! every socket, which socketioxide has no hook for), `socket_updated` on a transport
-//! upgrade, and the `packetsIn/Out`, `bytesIn/Out` counts of Engine.IO packets.
+//! upgrade, the `packetsIn/Out`, `bytesIn/Out` counts of Engine.IO packets, and
+//! `room_joined`/`room_left` for a join or leave that another server asked of this
+//! server's sockets (`socketsJoin` from elsewhere: the adapter applies it without telling
+//! the app).
 
 pub(crate) mod access;
 mod actions;
@@ -268,16 +271,7 @@ impl Admin {
             return;
         }
         for room in &info.rooms {
-            self.feed.send(
-                &self.counters,
-                "room_joined",
-                vec![
-                    Value::from(nsp),
-                    Value::from(room.to_string()),
-                    Value::from(info.id.as_str()),
-                    now(),
-                ],
-            );
+            self.room_joined(nsp, &room.to_string(), &info.id);
         }
         self.feed.send(
             &self.counters,
@@ -330,21 +324,20 @@ impl Admin {
 
     /// Socket `id` of `nsp` joined `room`.
     pub(crate) fn room_joined(&self, nsp: &str, room: &str, id: &str) {
-        if self.development() {
-            self.feed.send(
-                &self.counters,
-                "room_joined",
-                vec![Value::from(nsp), Value::from(room), Value::from(id), now()],
-            );
-        }
+        self.room_event(true, nsp, room, id);
     }
 
     /// Socket `id` of `nsp` left `room`.
     pub(crate) fn room_left(&self, nsp: &str, room: &str, id: &str) {
+        self.room_event(false, nsp, room, id);
+    }
+
+    /// `room_joined` (`joined`) or `room_left`.
+    fn room_event(&self, joined: bool, nsp: &str, room: &str, id: &str) {
         if self.development() {
             self.feed.send(
                 &self.counters,
-                "room_left",
+                if joined { "room_joined" } else { "room_left" },
                 vec![Value::from(nsp), Value::from(room), Value::from(id), now()],
             );
         }
