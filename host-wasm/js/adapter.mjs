@@ -63,6 +63,11 @@ export class CrosscastAdapter extends Adapter {
     this.uid = this.core.uid;
     /** request id -> {done(completion), onAck?(value)} */
     this.pending = new Map();
+    // What this layer could not carry out, by reason (see stats()).
+    this.drops = { publishFailed: 0, applyFailed: 0, subscribeFailed: 0 };
+    // The subscriptions the node wants ("kind channel"), with the retry timer of
+    // one that failed: a subscription is retried until it holds or is no longer wanted.
+    this.wanted = new Map();
     this.draining = false;
     this.closed = false;
     this.timer = undefined;
@@ -108,7 +113,8 @@ export class CrosscastAdapter extends Adapter {
             this._apply(e);
           } catch {
             // One event that cannot be applied (a value that does not convert)
-            // must not stop the others.
+            // must not stop the others; it is counted.
+            this.drops.applyFailed++;
           }
         }
         if (!progressed) break;
@@ -141,10 +147,41 @@ export class CrosscastAdapter extends Adapter {
   }
 
   _publish({ kind, channel, payload }) {
+    // A client that is down: the message is lost, as with the official adapter,
+    // but counted.
+    const failed = () => {
+      this.drops.publishFailed++;
+    };
     try {
-      Promise.resolve(this.link.publish(kind, channel, payload)).catch(() => {});
+      Promise.resolve(this.link.publish(kind, channel, payload)).catch(failed);
     } catch {
-      // A client that is down: the message is lost, as with the official adapter.
+      failed();
+    }
+  }
+
+  /**
+   * SUBSCRIBEs (or PSUBSCRIBE, SSUBSCRIBE) `channel` while the node wants it. A
+   * failure (a client not connected yet, an error reply) is counted and retried
+   * after 100 ms, doubling up to 5 s: a server whose subscription failed once
+   * would otherwise never hear the others again, without a trace.
+   */
+  _subscribe(kind, channel, delay = 100) {
+    const key = `${kind} ${channel}`;
+    if (this.closed) return;
+    this.wanted.set(key, undefined);
+    const retry = () => {
+      this.drops.subscribeFailed++;
+      if (this.closed || !this.wanted.has(key)) return;
+      const timer = setTimeout(() => {
+        if (this.wanted.get(key) === timer) this._subscribe(kind, channel, Math.min(2 * delay, 5000));
+      }, delay);
+      timer.unref?.();
+      this.wanted.set(key, timer);
+    };
+    try {
+      Promise.resolve(this.link.subscribe(kind, channel)).catch(retry);
+    } catch {
+      retry();
     }
   }
 
@@ -154,12 +191,16 @@ export class CrosscastAdapter extends Adapter {
       case "subscribe":
         // "unknown": a subscription kind newer than this package; nothing to do.
         if (e.kind === "unknown") break;
-        Promise.resolve(this.link.subscribe(e.kind, e.channel)).catch(() => {});
+        this._subscribe(e.kind, e.channel);
         break;
-      case "unsubscribe":
+      case "unsubscribe": {
         if (e.kind === "unknown") break;
+        const key = `${e.kind} ${e.channel}`;
+        clearTimeout(this.wanted.get(key));
+        this.wanted.delete(key);
         Promise.resolve(this.link.unsubscribe(e.kind, e.channel)).catch(() => {});
         break;
+      }
       case "broadcast":
         super.broadcast(e.packet, localOpts(e.opts));
         break;
@@ -366,14 +407,22 @@ export class CrosscastAdapter extends Adapter {
     if (this.closed) return;
     this.closed = true;
     this._input(() => this.core.close(now()));
+    for (const timer of this.wanted.values()) clearTimeout(timer);
+    this.wanted.clear();
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.link.close();
   }
 
-  /** Counters of the node (messages received, published, dropped, requests...). */
+  /**
+   * Counters of the node (messages received, published, dropped, requests...)
+   * and of this layer: `publishFailed` (a PUBLISH the client rejected: the
+   * message is lost), `applyFailed` (an operation of another server that could
+   * not be applied here), `subscribeFailed` (a SUBSCRIBE that failed and is
+   * being retried).
+   */
   stats() {
-    return this.core.stats();
+    return { ...this.core.stats(), ...this.drops };
   }
 }
 

@@ -130,6 +130,20 @@ export interface NodeStats {
   requestsCompleted: number;
   requestsTimedOut: number;
   requestsPartial: number;
+  serverSideAcksPending: number;
+  serverSideAcksExpired: number;
+  remoteAcksPending: number;
+  questionsPending: number;
+  droppedTableFull: number;
+  droppedExcessAcks: number;
+  refusedTooDeep: number;
+  refusedReservedEvent: number;
+  /** PUBLISHes the Redis client rejected (the message is lost). */
+  publishFailed: number;
+  /** Operations of other servers that could not be applied on this server. */
+  applyFailed: number;
+  /** SUBSCRIBEs that failed (each is retried until it holds). */
+  subscribeFailed: number;
 }
 
 /** The adapter of one namespace, built by `createAdapter` / `createShardedAdapter`. */

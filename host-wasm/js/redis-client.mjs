@@ -72,6 +72,19 @@ export class RedisLink {
     const set = this._set(kind);
     if (set.has(channel)) return Promise.resolve();
     set.add(channel);
+    // A subscription that fails is forgotten, so that asking again subscribes again.
+    const forget = (e) => {
+      set.delete(channel);
+      throw e;
+    };
+    try {
+      return Promise.resolve(this._subscribe(kind, channel)).catch(forget);
+    } catch (e) {
+      return Promise.reject(e).catch(forget);
+    }
+  }
+
+  _subscribe(kind, channel) {
     const sub = this.sub;
     if (this.nodeRedis) {
       if (kind === "channel") return sub.subscribe(channel, this.bufferListener, true);
