@@ -56,6 +56,10 @@ RUST_PEER = os.path.join(REL, "rust-peer")
 NODE_PEER = os.path.join(ROOT, "interop", "node", "peer-server.js")
 NODE_CROSSCAST_PEER = os.path.join(ROOT, "bench", "node", "crosscast-peer.mjs")
 ADAPTER_MJS = os.path.join(ROOT, "host-wasm", "js", "adapter.mjs")
+#: Extra flags for the Node.js servers (b) and (d), space-separated, e.g.
+#: `CLUSTER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof"` for a profile of each
+#: (Node refuses --cpu-prof in NODE_OPTIONS).
+NODE_FLAGS = os.environ.get("CLUSTER_NODE_FLAGS", "").split()
 LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
 
 
@@ -145,11 +149,11 @@ def server_command(kind, redis_url, adapter, key, a_binary):
         return [RUST_PEER, "--port", "0", "--redis-url", redis_url, "--adapter", adapter,
                 "--key", key]
     if kind == "b":
-        return ["node", NODE_PEER, "--port", "0", "--redis-url", redis_url,
+        return ["node", *NODE_FLAGS, NODE_PEER, "--port", "0", "--redis-url", redis_url,
                 "--adapter", adapter, "--key", key]
     if kind == "d":
-        return ["node", NODE_CROSSCAST_PEER, "--port", "0", "--redis-url", redis_url,
-                "--adapter", adapter, "--key", key]
+        return ["node", *NODE_FLAGS, NODE_CROSSCAST_PEER, "--port", "0", "--redis-url",
+                redis_url, "--adapter", adapter, "--key", key]
     raise ValueError(kind)
 
 
@@ -272,17 +276,22 @@ class Runner:
         self.a_binary = a_binary
         self.reports = []
 
-    def measure(self, cluster, label, rate, duration, drain):
-        """One crosscast-bench run against `cluster`; returns its report, extended."""
+    def measure(self, cluster, label, rate, duration, drain, shape=None):
+        """One crosscast-bench run against `cluster`; returns its report, extended.
+        `shape` is (clients per server, senders, window) for a closed-loop run
+        (`--max`: as fast as the window allows; `rate` is then ignored); without
+        it the run is open-loop at `rate` with the command line's shape."""
         idle_rss = [rss_kib(pid) for pid in cluster.pids]
         cmd = [BENCH]
         for url in cluster.urls:
             cmd += ["--url", url]
         for pid in cluster.pids + [self.redis.proc.pid]:
             cmd += ["--server-pid", str(pid)]
-        cmd += ["--clients", str(self.args.clients), "--senders", str(self.args.senders),
-                "--rate", str(rate), "--duration", str(duration), "--drain", str(drain),
-                "--window", str(self.args.window), "--label", label]
+        clients, senders, window = shape or (self.args.clients, self.args.senders, self.args.window)
+        pace = ["--max"] if shape else ["--rate", str(rate)]
+        cmd += ["--clients", str(clients), "--senders", str(senders), *pace,
+                "--duration", str(duration), "--drain", str(drain),
+                "--window", str(window), "--label", label]
         sampler = RssSampler(cluster.pids)
         sampler.start()
         load_before = loadavg()
@@ -305,7 +314,7 @@ class Runner:
         report["servers_idle_rss_kib"] = idle_rss
         report["servers_peak_rss_sampled_kib"] = [sampler.peak[p] for p in cluster.pids]
         report["servers_rss_growth_per_client_kib"] = [
-            (sampler.peak[p] - idle) / self.args.clients
+            (sampler.peak[p] - idle) / clients
             for p, idle in zip(cluster.pids, idle_rss)]
         report["crosscast_metrics"] = cluster.metrics()
         if "processes" in report:
@@ -464,6 +473,65 @@ def run_mode(runner, mode, p, configs):
         finally:
             cluster.stop()
     return out
+
+
+#: The publish-path configuration of issue 12: 3 servers x 4 clients, 6 senders,
+#: window 32, closed loop. Few receivers, so the adapter's cost is not hidden
+#: behind socket.io's fan-out to hundreds of sockets.
+PUBLISH_CONFIG = (4, 6, 32)
+
+
+def run_publish_config(runner, mode, p, configs):
+    """Each of `configs` (those of b, d, a) in the publish-path configuration,
+    one closed-loop run each on a fresh cluster."""
+    out = {}
+    for kind in [k for k in ("b", "d", "a") if k in configs]:
+        if kind == "d" and not os.path.exists(ADAPTER_MJS):
+            continue
+        cluster = Cluster(CONFIGS[kind], runner.redis, mode, runner.logdir, runner.a_binary)
+        try:
+            out[kind] = runner.measure(cluster, f"{mode}/{kind}/publish-config", 0,
+                                       p["duration"], p["drain"], shape=PUBLISH_CONFIG)
+        finally:
+            cluster.stop()
+    return out
+
+
+def publish_config_table(runs):
+    """The publish-path configuration's runs, with (d) and (a) as ratios to (b)."""
+    clients, senders, window = PUBLISH_CONFIG
+    lines = [f"{clients} clients per server, {senders} senders, window {window}, closed loop.", "",
+             "| config | delivered/s | vs (b) | server CPU µs/delivery | vs (b) | lost | p50 ms "
+             "| p99 ms | generator CPU µs/del | servers up after |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    ref = runs.get("b") or {}
+    for kind, rep in runs.items():
+        if "error" in rep:
+            lines.append(f"| {NAMES[kind]} | error: {rep['error'][:80]} |||||||||")
+            continue
+        cpu = rep.get("server_cpu_us_per_delivery")
+        rd = ratio(rep.get("delivered_per_s"), ref.get("delivered_per_s"))
+        rc = ratio(cpu, ref.get("server_cpu_us_per_delivery"))
+        lines.append(
+            f"| {NAMES[kind]} | {fmt(rep.get('delivered_per_s'))} "
+            f"| {fmt(rd, 2) + '×' if rd is not None else '-'} | {fmt(cpu, 2)} "
+            f"| {fmt(rc, 2) + '×' if rc is not None else '-'} "
+            f"| {rep['lost']} of {rep['expected_deliveries']} "
+            f"| {fmt(lat_ms(rep, 'p50'), 1)} | {fmt(lat_ms(rep, 'p99'), 1)} "
+            f"| {fmt(rep.get('bench_cpu_us_per_delivery'), 2)} "
+            f"| {sum(rep['servers_alive_after'])}/{len(rep['servers_alive_after'])} |")
+    d = runs.get("d") or {}
+    if ref and d and "error" not in ref and "error" not in d:
+        rd = ratio(d.get("delivered_per_s"), ref.get("delivered_per_s"))
+        rc = ratio(d.get("server_cpu_us_per_delivery"), ref.get("server_cpu_us_per_delivery"))
+        lines += ["", "| target (issue 12) | measured | goal | |", "|---|---|---|---|",
+                  f"| (d) delivered/s vs (b) | {fmt(rd, 2)} | ≥ 1.5 "
+                  f"| {'met' if rd is not None and rd >= 1.5 else 'MISSED'} |",
+                  f"| (d) server CPU per delivery vs (b) | {fmt(rc, 2)} | ≤ 0.7 "
+                  f"| {'met' if rc is not None and rc <= 0.7 else 'MISSED'} |",
+                  f"| (d) loses nothing | {d['lost']} lost | 0 "
+                  f"| {'met' if d['lost'] == 0 else 'MISSED'} |"]
+    return "\n".join(lines)
 
 
 def redis_benchmark(redis, p):
@@ -674,6 +742,10 @@ def main():
     ap.add_argument("--duration", type=float, default=None, help="seconds per measured run")
     ap.add_argument("--a-binary", choices=["auto", "serve", "rust-peer"], default="auto")
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--no-publish-config", action="store_true",
+                    help="skip the publish-path configuration (3 x 4 clients, 6 senders, window 32)")
+    ap.add_argument("--only-publish-config", action="store_true",
+                    help="run only the publish-path configuration (no rate search)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     if not (1 <= args.clients <= 2000 and 1 <= args.senders <= 3 * args.clients):
@@ -700,7 +772,14 @@ def main():
         runner = Runner(args, redis, logdir, a_binary)
         for mode in modes:
             result["publish_path_" + mode] = publish_path(redis, mode, p)
-            result["modes"][mode] = run_mode(runner, mode, p, configs)
+            if args.only_publish_config:
+                result["modes"][mode] = {"mode": mode, "runs": {}, "highest": {}, "probes": {},
+                                         "not_runnable": {}}
+            else:
+                result["modes"][mode] = run_mode(runner, mode, p, configs)
+            if not args.no_publish_config:
+                result["modes"][mode]["publish_config"] = run_publish_config(
+                    runner, mode, p, configs)
         result["machine"]["load_at_end"] = loadavg()
         result["machine"]["cpu_pressure_at_end"] = cpu_pressure()
         result["elapsed_s"] = time.time() - started
@@ -748,13 +827,18 @@ def render(result):
                          f"CPU per broadcast) |")
     best = max([r["requests_per_s"] or 0 for r in rb.values()] or [0])
     for mode, mo in result["modes"].items():
-        lines += ["", f"## {mode}", "",
-                  f"Rates: {mo.get('rates')}; highest lossless rate found: {mo['highest']} "
-                  f"(probes: {mo['probes']})", ""]
+        lines += ["", f"## {mode}", ""]
+        if mo.get("runs"):
+            lines += [f"Rates: {mo.get('rates')}; highest lossless rate found: {mo['highest']} "
+                      f"(probes: {mo['probes']})", ""]
         for k, why in mo["not_runnable"].items():
             lines.append(f"- {NAMES[k]}: not runnable: {why}")
-        lines += ["", table(mo), "", "### Targets", "",
-                  targets(mo, best, result.get("publish_path_" + mode)), ""]
+        if mo.get("runs"):
+            lines += ["", table(mo), "", "### Targets", "",
+                      targets(mo, best, result.get("publish_path_" + mode)), ""]
+        if mo.get("publish_config"):
+            lines += ["", f"### The publish-path configuration ({mode})", "",
+                      publish_config_table(mo["publish_config"]), ""]
     return "\n".join(lines) + "\n"
 
 
