@@ -34,7 +34,17 @@ export function within(promise, what, ms = WAIT_MS) {
 
 /** Starts redis-server on a free port; resolves when it accepts connections. */
 export async function startRedis() {
-  const port = await freePort();
+  // The port was free a moment before: when something took it meanwhile, try another.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRedisOn(await freePort());
+    } catch (e) {
+      if (attempt >= 4 || !String(e.message).includes("Address already in use")) throw e;
+    }
+  }
+}
+
+async function startRedisOn(port) {
   const proc = spawn(
     "redis-server",
     ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],

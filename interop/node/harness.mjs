@@ -74,16 +74,25 @@ export function stopProcess(child, ms = 4000) {
   });
 }
 
-/** Starts a private redis-server; resolves with {url, child}. */
+/**
+ * Starts a private redis-server; resolves with {url, child}. The port was free
+ * a moment before: when something took it meanwhile, another one is tried.
+ */
 export async function startRedis() {
-  const port = await freePort();
-  const { child } = await spawnUntil(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-    /Ready to accept connections/,
-    10000,
-  );
-  return { url: `redis://127.0.0.1:${port}`, child };
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      const { child } = await spawnUntil(
+        "redis-server",
+        ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        /Ready to accept connections/,
+        10000,
+      );
+      return { url: `redis://127.0.0.1:${port}`, child };
+    } catch (e) {
+      if (attempt >= 4 || !String(e.message).includes("Address already in use")) throw e;
+    }
+  }
 }
 
 /** Starts peer-server.js with `args`; resolves with {url, uid, child}. */

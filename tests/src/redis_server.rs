@@ -194,6 +194,18 @@ impl RedisServer {
             tls,
             child: None,
         };
+        // The port was free a moment ago; another process (a client's ephemeral
+        // port, another test) may take it before redis-server binds it: then
+        // start again on another one.
+        for _ in 0..4 {
+            match server.try_spawn() {
+                Ok(()) => return server,
+                Err(log) if log.contains("Address already in use") => {
+                    server.port = free_port();
+                }
+                Err(log) => panic!("redis-server on port {} exited: {log}", server.port),
+            }
+        }
         server.spawn();
         server
     }
@@ -247,7 +259,15 @@ impl RedisServer {
         self.spawn();
     }
 
+    /// Starts redis-server on `self.port`; panics when it does not come up.
     fn spawn(&mut self) {
+        if let Err(log) = self.try_spawn() {
+            panic!("redis-server on port {} exited: {log}", self.port);
+        }
+    }
+
+    /// Starts redis-server on `self.port`: `Err` with its log when it exited.
+    fn try_spawn(&mut self) -> Result<(), String> {
         let port = self.port.to_string();
         let mut cmd = Command::new("redis-server");
         cmd.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
@@ -292,17 +312,18 @@ impl RedisServer {
         let deadline = Instant::now() + READY_TIMEOUT;
         while Instant::now() < deadline {
             if self.cli(&["PING"]) == "PONG" {
-                return;
+                return Ok(());
             }
             if let Some(status) = self
                 .child
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!(
-                    "redis-server on port {port} exited with {status}: {}",
+                self.child = None;
+                return Err(format!(
+                    "{status}: {}",
                     std::fs::read_to_string(self.dir.join("redis.log")).unwrap_or_default()
-                );
+                ));
             }
             std::thread::sleep(POLL);
         }
