@@ -334,19 +334,27 @@ class Runner:
 
 
 def shortfall(report, rate):
-    """Why a run at `rate` does not count as lossless, or None when it does:
-    everything delivered within the short drain, nothing refused, no client
-    failure, every server up, and the senders kept at least 95 % of the rate
-    (a sender that falls behind, because the servers or the generator lag,
-    has not offered the rate)."""
+    """Why a run at `rate` does not count as lossless, or None when it does.
+    The same rules for a probe and for a measured run: every server up, no
+    client failure, every message of every sender at every client exactly once
+    and in its sender's order (checked per sender and sequence number, not as
+    one total), the senders kept at least 95 % of the rate (a sender that falls
+    behind, because the servers or the generator lag, has not offered the
+    rate), and p99 under 1 s."""
     if "error" in report:
         return "error"
     if not all(report["servers_alive_after"]):
         return "server died"
-    if report["lost"] or report["client_errors"]:
-        return f"lost {report['lost']}, client errors {report['client_errors']}"
-    if report["sent_per_s"] < 0.95 * rate:
+    missing = report.get("missing", report["lost"])
+    duplicated, reordered = report.get("duplicated", 0), report.get("reordered", 0)
+    if report["lost"] or missing or duplicated or reordered or report["client_errors"]:
+        return (f"lost {report['lost']} (missing {missing}, duplicated {duplicated}, "
+                f"reordered {reordered}), client errors {report['client_errors']}")
+    if rate and report["sent_per_s"] < 0.95 * rate:
         return f"sent only {report['sent_per_s']:.0f}/s"
+    p99 = (report.get("latency_us") or {}).get("p99")
+    if p99 is not None and p99 >= 1_000_000:
+        return f"p99 {p99 / 1000:.0f} ms (at least 1 s)"
     return None
 
 
@@ -472,6 +480,14 @@ def run_mode(runner, mode, p, configs):
                 out["runs"].setdefault(kind, {})[name] = rep
         finally:
             cluster.stop()
+    # The probes' verdicts must hold in the measured runs too: every configuration
+    # at (b)'s highest lossless rate, and (a) at its own.
+    out["verdicts"] = {}
+    for kind, runs in out["runs"].items():
+        for name, rate in (("b_max", rates["b_max"]), ("own_max", out["highest"].get(kind))):
+            if name in runs and rate:
+                out["verdicts"].setdefault(kind, {})[name] = {
+                    "rate": rate, "why": shortfall(runs[name], rate)}
     return out
 
 
@@ -495,6 +511,18 @@ def run_publish_config(runner, mode, p, configs):
         finally:
             cluster.stop()
     return out
+
+
+def verdicts_table(mode_out):
+    """Whether each measured run at a highest lossless rate passed the probe's rules."""
+    rows = ["The measured runs at the highest lossless rates, under the probes' rules "
+            "(per sender and sequence, senders ≥ 95 % of the rate, p99 < 1 s):", "",
+            "| config | run | rate msg/s | verdict |", "|---|---|---|---|"]
+    for kind, runs in (mode_out.get("verdicts") or {}).items():
+        for name, v in runs.items():
+            verdict = "holds" if v["why"] is None else f"does not hold: {v['why']}"
+            rows.append(f"| {NAMES[kind]} | {name} | {v['rate']} | {verdict} |")
+    return "\n".join(rows)
 
 
 def publish_config_table(runs):
@@ -594,7 +622,8 @@ def mib(kib):
 def table(mode_out):
     runs = mode_out["runs"]
     lines = [
-        "| config | run | rate msg/s | sent/s | delivered/s | lost | p50 ms | p99 ms | max ms "
+        "| config | run | rate msg/s | sent/s | delivered/s | lost (missing/dup/reordered) "
+        "| p50 ms | p99 ms | max ms "
         "| server CPU µs/delivery | vs (b) | redis CPU µs/del | generator CPU µs/del "
         "| peak RSS/server MiB | RSS growth KiB/client | servers up after |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -617,7 +646,8 @@ def table(mode_out):
             lines.append(
                 f"| {NAMES[kind]} | {name} | {fmt(rep['target_rate_per_s'])} "
                 f"| {fmt(rep['sent_per_s'])} | {fmt(rep['delivered_per_s'])} "
-                f"| {rep['lost']} of {rep['expected_deliveries']} "
+                f"| {rep['lost']} of {rep['expected_deliveries']} ({rep.get('missing', '-')}/"
+                f"{rep.get('duplicated', '-')}/{rep.get('reordered', '-')}) "
                 f"| {fmt(lat_ms(rep, 'p50'), 1)} | {fmt(lat_ms(rep, 'p99'), 1)} "
                 f"| {fmt(lat_ms(rep, 'max'), 1)} | {fmt(cpu, 2)} "
                 f"| {fmt(r, 2) + '×' if r is not None else '-'} "
@@ -625,6 +655,9 @@ def table(mode_out):
                 f"| {fmt(rep.get('bench_cpu_us_per_delivery'), 2)} "
                 f"| {fmt(mib(peak), 0)} | {fmt(growth, 1)} "
                 f"| {sum(rep['servers_alive_after'])}/{len(rep['servers_alive_after'])} |")
+    lines += ["", "Latency figures cover the deliveries that came: they leave out the missing "
+              "ones (the report's `latency_excluded`) and count one later than 60 s as 60 s "
+              "(`latency_clamped`)."]
     return "\n".join(lines)
 
 
@@ -834,7 +867,7 @@ def render(result):
         for k, why in mo["not_runnable"].items():
             lines.append(f"- {NAMES[k]}: not runnable: {why}")
         if mo.get("runs"):
-            lines += ["", table(mo), "", "### Targets", "",
+            lines += ["", table(mo), "", verdicts_table(mo), "", "### Targets", "",
                       targets(mo, best, result.get("publish_path_" + mode)), ""]
         if mo.get("publish_config"):
             lines += ["", f"### The publish-path configuration ({mode})", "",

@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
 use crate::packet::{self, Frame};
+use crate::sequence::Sequences;
 use crate::wire::{self, Socket};
 
 /// Largest latency the histograms hold (60 s, in µs); larger values are clamped.
@@ -87,6 +88,12 @@ pub(crate) struct Outcome {
     pub(crate) last_delivery_us: u64,
     /// Why the client stopped before the end of the run, if it did.
     pub(crate) error: Option<String>,
+    /// Its sender index, when it is a sender.
+    pub(crate) sender: Option<u64>,
+    /// What it received of each sender, by sequence number.
+    pub(crate) sequences: Sequences,
+    /// Latencies over the histogram's bound, recorded as the bound.
+    pub(crate) clamped: u64,
 }
 
 /// What the client does after one wake-up.
@@ -115,6 +122,9 @@ pub(crate) async fn run(
             .expect("static histogram bounds are valid"),
         last_delivery_us: 0,
         error: None,
+        sender: plan.map(|p| p.sender),
+        sequences: Sequences::default(),
+        clamped: 0,
     };
     let mut sending = plan.is_some();
     let until = plan.map_or_else(Instant::now, |p| p.until);
@@ -199,10 +209,17 @@ pub(crate) async fn run(
                     }
                     let text = std::str::from_utf8(ws.payload(range)).unwrap_or("");
                     match packet::parse(text) {
-                        Frame::Chat { t, s } => {
+                        Frame::Chat { t, s, n } => {
+                            let latency = now.saturating_sub(t);
+                            if latency > MAX_LATENCY_US {
+                                outcome.clamped += 1;
+                            }
                             outcome
                                 .latency
-                                .saturating_record(now.saturating_sub(t).clamp(1, MAX_LATENCY_US));
+                                .saturating_record(latency.clamp(1, MAX_LATENCY_US));
+                            if let (Some(s), Some(n)) = (s, n) {
+                                outcome.sequences.record(s, n);
+                            }
                             received += 1;
                             if s == Some(me) {
                                 in_flight = in_flight.saturating_sub(1);

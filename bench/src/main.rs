@@ -20,6 +20,7 @@ mod packet;
 mod procfs;
 mod report;
 mod run;
+mod sequence;
 mod wire;
 
 use std::process::ExitCode;

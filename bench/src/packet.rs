@@ -28,6 +28,8 @@ pub(crate) enum Frame<'a> {
         t: u64,
         /// The sender's index, when the payload has one.
         s: Option<u64>,
+        /// The sender's sequence number (`"n"`), when the payload has one.
+        n: Option<u64>,
     },
     /// Anything else: other events, acks, messages without a usable `"t"`.
     Other,
@@ -40,6 +42,7 @@ pub(crate) fn parse(text: &str) -> Frame<'_> {
             Some(t) => Frame::Chat {
                 t,
                 s: number_after(rest, "\"s\":"),
+                n: number_after(rest, "\"n\":"),
             },
             None => Frame::Other,
         };
@@ -87,7 +90,8 @@ mod tests {
             parse(&out),
             Frame::Chat {
                 t: 1_234_567,
-                s: Some(42)
+                s: Some(42),
+                n: Some(9)
             }
         );
     }
@@ -95,10 +99,21 @@ mod tests {
     #[test]
     fn finds_t_and_s_in_any_key_order_and_spacing() {
         let frame = r#"42["chat message",{"n":1,"s":7,"at":5,"t":99}]"#;
-        assert_eq!(parse(frame), Frame::Chat { t: 99, s: Some(7) });
+        assert_eq!(
+            parse(frame),
+            Frame::Chat {
+                t: 99,
+                s: Some(7),
+                n: Some(1)
+            }
+        );
         assert_eq!(
             parse(r#"42["chat message",{"t":3}]"#),
-            Frame::Chat { t: 3, s: None }
+            Frame::Chat {
+                t: 3,
+                s: None,
+                n: None
+            }
         );
     }
 

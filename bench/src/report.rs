@@ -69,6 +69,17 @@ pub(crate) struct Report {
     pub(crate) lost: u64,
     /// Deliveries beyond the expected count (duplicates or foreign senders).
     pub(crate) excess: u64,
+    /// Per sender and sequence number, summed over the clients: messages a
+    /// client never received (`lost` can hide these behind duplicates).
+    pub(crate) missing: u64,
+    /// Copies of a message a client had already received.
+    pub(crate) duplicated: u64,
+    /// Messages a client received after a later message of the same sender.
+    pub(crate) reordered: u64,
+    /// Expected deliveries the latency figures leave out: those that never came.
+    pub(crate) latency_excluded: u64,
+    /// Deliveries later than the histogram's 60 s bound, counted at 60 s.
+    pub(crate) latency_clamped: u64,
     pub(crate) loss_ratio: f64,
     /// Deliveries per second from the first send to the last delivery.
     pub(crate) delivered_per_s: f64,
@@ -124,8 +135,13 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "latency us: p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
-            l.p50, l.p90, l.p99, l.p999, l.max
+            "per sender and sequence: missing {}  duplicated {}  reordered {}",
+            self.missing, self.duplicated, self.reordered
+        );
+        let _ = writeln!(
+            out,
+            "latency us: p50 {}  p90 {}  p99 {}  p99.9 {}  max {} (without the {} deliveries that never came; {} over 60 s)",
+            l.p50, l.p90, l.p99, l.p999, l.max, self.latency_excluded, self.latency_clamped
         );
         let _ = writeln!(
             out,

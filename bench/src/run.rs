@@ -134,6 +134,22 @@ pub(crate) async fn execute(plan: Plan) -> Result<Report, String> {
         }
     }
     let expected = sent * clients as u64;
+    // Per sender and sequence number: what each client missed, got twice, got late.
+    let senders: Vec<(u64, u64)> = outcomes
+        .iter()
+        .filter_map(|o| o.sender.map(|s| (s, o.sent)))
+        .collect();
+    let (mut missing, mut duplicated, mut reordered, mut clamped) = (0u64, 0u64, 0u64, 0u64);
+    for o in &outcomes {
+        for &(s, n) in &senders {
+            missing += o.sequences.missing(s, n);
+        }
+        duplicated += o.sequences.duplicated;
+        reordered += o.sequences.reordered;
+        clamped += o.clamped;
+    }
+    // Clients whose task was lost received nothing anyone can count.
+    missing += lost_tasks as u64 * sent;
     let active_s = if last_us > start_us {
         (last_us - start_us) as f64 / 1e6
     } else {
@@ -181,6 +197,11 @@ pub(crate) async fn execute(plan: Plan) -> Result<Report, String> {
         delivered,
         lost: expected.saturating_sub(delivered),
         excess: delivered.saturating_sub(expected),
+        missing,
+        duplicated,
+        reordered,
+        latency_excluded: missing,
+        latency_clamped: clamped,
         loss_ratio: ratio(expected.saturating_sub(delivered) as f64, expected as f64),
         delivered_per_s: ratio(delivered as f64, active_s),
         latency_us: Latency::of(&latency),
