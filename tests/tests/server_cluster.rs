@@ -193,3 +193,58 @@ fn mixed_cluster_with_the_node_peer_server() {
         json!([{"sockets": 1}])
     );
 }
+
+/// A socket's events are handled in the order they arrived: one sender's burst of
+/// numbered messages reaches every client of both servers in the order it was sent, as
+/// from a Node.js server (socketioxide runs each event's handler as its own task; two
+/// events of one socket raced to the broadcast on a multi-thread runtime).
+#[test]
+fn one_senders_messages_arrive_in_the_order_it_sent_them_on_every_server() {
+    // Under the 128 packets a socket buffers, so that none is dropped as overload.
+    const N: u64 = 120;
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let args = [
+        "--redis-url",
+        &url,
+        "--max-events-per-second",
+        "1000000",
+        "--events-burst",
+        "1000000",
+    ];
+    let a = Server::start(&args);
+    let b = Server::start(&args);
+    let mut sender = Client::connect(&a.url());
+    let mut here = Client::connect(&a.url());
+    let mut there = Client::connect(&b.url());
+    eventually(
+        "both servers see a cluster of 3 sockets on 2 servers",
+        || {
+            let who = there.request("who", json!([]));
+            (who == json!({"sockets": 3, "servers": 2})).then_some(())
+        },
+    );
+    sender.flood_numbered("chat message", N as u32);
+    for (name, client) in [
+        ("the sender", &mut sender),
+        ("a client of its server", &mut here),
+        ("a client of the other server", &mut there),
+    ] {
+        let mut got: Vec<u64> = client
+            .events_until("chat message", &json!(N - 1))
+            .iter()
+            .filter_map(Value::as_u64)
+            .collect();
+        got.push(N - 1);
+        let out_of_order = got.windows(2).filter(|w| w[1] < w[0]).count();
+        assert_eq!(
+            out_of_order, 0,
+            "{name}: {out_of_order} messages came out of order"
+        );
+        assert_eq!(
+            got,
+            (0..N).collect::<Vec<_>>(),
+            "{name}: every message once, in order"
+        );
+    }
+}

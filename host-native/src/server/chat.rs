@@ -45,6 +45,7 @@ use super::admin::{self, Admin};
 use super::cluster::{Cluster, NSP, ServerEvent};
 use super::limits::{self, Limits, SocketLimits, guarded};
 use super::metrics::{Metrics, Refusal};
+use super::ordering::in_order;
 use super::publish::{Publisher, Route};
 use crate::adapter::convert;
 
@@ -182,21 +183,28 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, cha
     let g = &limits;
 
     let c = chat.clone();
+    // The broadcasts of one socket leave in the order it sent them (see `ordering`).
     socket.on(
         "chat message",
-        guarded(g, async move |io: SocketIo<A>, Data(msg): Data<Msg>| {
-            let Some(_pass) = c.limits.gate.enter() else {
-                return;
-            };
-            c.metrics.chat_message();
-            let sent = match c.publisher.publish("chat message", &msg, true) {
-                Route::Adapter => io.emit("chat message", &msg).await,
-                Route::Bridged { event, data } => io.local().emit(event, &data).await,
-            };
-            if let Err(e) = sent {
-                warn!("chat message broadcast failed: {e}");
-            }
-        }),
+        guarded(
+            g,
+            in_order(move |io: SocketIo<A>, Data(msg): Data<Msg>| {
+                let c = c.clone();
+                async move {
+                    let Some(_pass) = c.limits.gate.enter() else {
+                        return;
+                    };
+                    c.metrics.chat_message();
+                    let sent = match c.publisher.publish("chat message", &msg, true) {
+                        Route::Adapter => io.emit("chat message", &msg).await,
+                        Route::Bridged { event, data } => io.local().emit(event, &data).await,
+                    };
+                    if let Err(e) = sent {
+                        warn!("chat message broadcast failed: {e}");
+                    }
+                }
+            }),
+        ),
     );
 
     let c = chat.clone();
@@ -274,24 +282,30 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, cha
     let c = chat.clone();
     socket.on(
         "room message",
-        guarded(g, async move |io: SocketIo<A>, Data(body): Data<Msg>| {
-            let Some(_pass) = c.limits.gate.enter() else {
-                return;
-            };
-            c.publisher.publish("room message", &body, false);
-            let room = field(&body, "room")
-                .and_then(Msg::as_str)
-                .map(str::to_owned);
-            let Some(room) = room else {
-                debug!("room message without a string room: ignored");
-                return;
-            };
-            c.metrics.chat_message();
-            let msg = field(&body, "msg").cloned().unwrap_or(Msg::Nil);
-            if let Err(e) = io.to(room).emit("chat message", &msg).await {
-                warn!("room message broadcast failed: {e}");
-            }
-        }),
+        guarded(
+            g,
+            in_order(move |io: SocketIo<A>, Data(body): Data<Msg>| {
+                let c = c.clone();
+                async move {
+                    let Some(_pass) = c.limits.gate.enter() else {
+                        return;
+                    };
+                    c.publisher.publish("room message", &body, false);
+                    let room = field(&body, "room")
+                        .and_then(Msg::as_str)
+                        .map(str::to_owned);
+                    let Some(room) = room else {
+                        debug!("room message without a string room: ignored");
+                        return;
+                    };
+                    c.metrics.chat_message();
+                    let msg = field(&body, "msg").cloned().unwrap_or(Msg::Nil);
+                    if let Err(e) = io.to(room).emit("chat message", &msg).await {
+                        warn!("room message broadcast failed: {e}");
+                    }
+                }
+            }),
+        ),
     );
 
     let c = chat.clone();

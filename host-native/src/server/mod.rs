@@ -31,6 +31,7 @@ mod http;
 mod limits;
 mod logs;
 mod metrics;
+mod ordering;
 mod page;
 mod publish;
 mod redis;

@@ -12,7 +12,8 @@
 // Reads one JSON command per line on stdin:
 //   {"op":"emit","event":...,"args":[...]}           emit without ack
 //   {"op":"emit","event":...,"args":[...],"ack":N}   emit with ack (10 s timeout)
-//   {"op":"flood","event":...,"args":[...],"count":N} emit N times at once, no ack (N <= 100000)
+//   {"op":"flood","event":...,"args":[...],"count":N} emit N times at once, no ack (N <= 100000);
+//     with "numbered":true the first argument of the i-th is i (0-based) instead
 //   {"op":"close"}                                   disconnect and exit
 // Binary values travel as {"$bin":"<base64>"} in both directions.
 "use strict";
@@ -68,7 +69,10 @@ rl.on("line", async (line) => {
   if (cmd.op === "flood") {
     const args = decode(cmd.args || []);
     const count = Math.min(Number(cmd.count) || 0, 100000);
-    for (let i = 0; i < count; i++) socket.emit(cmd.event, ...args);
+    for (let i = 0; i < count; i++) {
+      if (cmd.numbered) socket.emit(cmd.event, i, ...args.slice(1));
+      else socket.emit(cmd.event, ...args);
+    }
     return;
   }
   if (cmd.op === "emit") {

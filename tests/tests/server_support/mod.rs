@@ -718,6 +718,14 @@ impl Client {
         self.send(&json!({"op": "flood", "event": event, "args": args, "count": count}));
     }
 
+    /// Emits `event` `count` times at once with the numbers `0..count` as its only
+    /// argument, in that order.
+    pub fn flood_numbered(&mut self, event: &str, count: u32) {
+        self.send(
+            &json!({"op": "flood", "event": event, "args": [0], "count": count, "numbered": true}),
+        );
+    }
+
     /// Waits for the next `event` and returns its arguments.
     pub fn next_event(&mut self, event: &str) -> Vec<Value> {
         let m = self.take(&format!("event {event:?}"), |m| {
