@@ -164,14 +164,8 @@ fn on_connect<A: Adapter>(socket: SocketRef<A>, auth: crosscast_core::Value, cha
     socket.join(socket.id);
     // What other servers' fetchSockets() show of this socket: its handshake, and as
     // socket.data the node it is connected to (and with --admin, the admin UI's fields).
-    let mut data = vec![(
-        "server".to_owned(),
-        crosscast_core::Value::from(chat.cluster.uid().as_str()),
-    )];
-    if let Some(fields) = chat.admin.as_ref().and_then(|a| a.socket_data(&socket)) {
-        data.push((admin::record::ADMIN_DATA_KEY.to_owned(), fields));
-    }
-    let data = crosscast_core::Value::Map(data);
+    let admin_fields = chat.admin.as_ref().and_then(|a| a.socket_data(&socket));
+    let data = admin::record_data(Some(&chat.cluster.uid()), admin_fields);
     if let Some(a) = &chat.admin {
         a.socket_connected(NSP, &admin::local_info(&socket, Some(data.clone())));
     }

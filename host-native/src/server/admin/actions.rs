@@ -155,10 +155,8 @@ async fn run<A: Adapter>(io: &SocketIo<A>, admin: &Admin, cluster: &Cluster, act
             event,
             args,
         } => {
-            let Some(op) = io.of(&nsp) else { return };
-            let op = match filter {
-                Some(room) => op.to(room),
-                None => op,
+            let Some(op) = scope(io, &nsp, filter) else {
+                return;
             };
             if let Err(e) = op.emit(&event, &Spread(&args)).await {
                 debug!(%nsp, %event, "admin emit failed: {e}");
@@ -167,15 +165,13 @@ async fn run<A: Adapter>(io: &SocketIo<A>, admin: &Admin, cluster: &Cluster, act
         Action::Join { nsp, room, filter } => rooms(io, admin, nsp, room, filter, true).await,
         Action::Leave { nsp, room, filter } => rooms(io, admin, nsp, room, filter, false).await,
         Action::Disconnect { nsp, close, filter } => {
-            let rooms: Vec<String> = filter.into_iter().collect();
-            match cluster.disconnect_sockets(&nsp, rooms.clone(), close).await {
+            let rooms: Vec<String> = filter.iter().cloned().collect();
+            match cluster.disconnect_sockets(&nsp, rooms, close).await {
                 Some(Ok(())) => {}
                 Some(Err(e)) => debug!(%nsp, "admin disconnect failed: {e}"),
                 None => {
-                    let Some(op) = io.of(&nsp) else { return };
-                    let op = match rooms.into_iter().next() {
-                        Some(r) => op.to(r),
-                        None => op,
+                    let Some(op) = scope(io, &nsp, filter) else {
+                        return;
                     };
                     if let Err(e) = op.disconnect().await {
                         debug!(%nsp, "admin disconnect failed: {e}");
@@ -184,6 +180,20 @@ async fn run<A: Adapter>(io: &SocketIo<A>, admin: &Admin, cluster: &Cluster, act
             }
         }
     }
+}
+
+/// The sockets of namespace `nsp` in room `filter`, or all of them; `None` when this
+/// server does not serve `nsp`.
+fn scope<A: Adapter>(
+    io: &SocketIo<A>,
+    nsp: &str,
+    filter: Option<String>,
+) -> Option<socketioxide::operators::BroadcastOperators<A>> {
+    let op = io.of(nsp)?;
+    Some(match filter {
+        Some(room) => op.to(room),
+        None => op,
+    })
 }
 
 /// Makes the sockets of `nsp` in `filter` (every one without) join (or leave) `room`
@@ -198,10 +208,8 @@ async fn rooms<A: Adapter>(
     filter: Option<String>,
     join: bool,
 ) {
-    let Some(op) = io.of(&nsp) else { return };
-    let op = match filter {
-        Some(r) => op.to(r),
-        None => op,
+    let Some(op) = scope(io, &nsp, filter) else {
+        return;
     };
     let local: Vec<String> = op
         .clone()

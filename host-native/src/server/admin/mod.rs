@@ -489,16 +489,14 @@ async fn on_connect<A: Adapter>(
         let _ = socket.emit("session", &session);
     }
     // Its record for the other servers' lists: the handshake without `auth` (the password).
-    let data = admin
-        .socket_data(&socket)
-        .map(|a| Value::map([(record::ADMIN_DATA_KEY, a)]));
-    let info = local_info(&socket, data.clone());
+    let data = record_data(None, admin.socket_data(&socket));
+    let info = local_info(&socket, Some(data.clone()));
     cluster.register_socket_in(
         ADMIN_NSP,
         socket.id,
         socket.req_parts(),
         Value::Map(Vec::new()),
-        data.unwrap_or(Value::Map(Vec::new())),
+        data,
     );
     admin.socket_connected(ADMIN_NSP, &info);
     if !admin.readonly {
@@ -563,14 +561,9 @@ async fn namespace_sockets<A: Adapter>(
         None => local
             .iter()
             .map(|s| {
-                let data = admin.socket_data(s).map(|a| {
-                    let mut data = vec![(record::ADMIN_DATA_KEY.to_owned(), a)];
-                    if nsp == NSP {
-                        data.insert(0, ("server".to_owned(), Value::from(cluster.uid())));
-                    }
-                    Value::Map(data)
-                });
-                local_info(s, data)
+                let server = (nsp == NSP).then(|| cluster.uid());
+                let data = record_data(server.as_deref(), admin.socket_data(s));
+                local_info(s, Some(data))
             })
             .collect(),
         Some(Ok(found)) => {
@@ -625,6 +618,19 @@ pub(crate) fn local_info<A: Adapter>(socket: &SocketRef<A>, data: Option<Value>)
         rooms: rooms.into_iter().map(Room::Str).collect(),
         data,
     }
+}
+
+/// The `socket.data` this server records for one of its sockets: `server`, the uid of
+/// the node (the chat's sockets), then `_admin` (in development mode).
+pub(crate) fn record_data(server: Option<&str>, admin_fields: Option<Value>) -> Value {
+    let mut data = Vec::new();
+    if let Some(uid) = server {
+        data.push(("server".to_owned(), Value::from(uid)));
+    }
+    if let Some(fields) = admin_fields {
+        data.push((record::ADMIN_DATA_KEY.to_owned(), fields));
+    }
+    Value::Map(data)
 }
 
 /// `{clientId, transport}` of a local socket.
